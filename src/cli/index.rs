@@ -1,0 +1,50 @@
+//! `incus-ai index`
+
+use std::time::Duration;
+
+use super::{Context, Failure, exit, print_json};
+use crate::index::build::{IndexReport, update};
+use crate::lock::RunLock;
+
+/// Options of `index`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Wait this many seconds for another run to finish instead of failing at once
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One line for humans.
+pub fn describe(r: &IndexReport) -> String {
+    if r.pages_added + r.pages_updated + r.pages_removed == 0 && !r.rebuilt {
+        return format!(
+            "index: up to date, {} pages, {} sections",
+            r.pages_total, r.sections_total
+        );
+    }
+    format!(
+        "index: {} pages, {} sections ({}{} added, {} updated, {} removed; {} sections written) in {:.2}s",
+        r.pages_total,
+        r.sections_total,
+        if r.rebuilt { "rebuilt; " } else { "" },
+        r.pages_added,
+        r.pages_updated,
+        r.pages_removed,
+        r.sections_written,
+        r.elapsed_ms as f64 / 1000.0
+    )
+}
+
+pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
+    let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
+    let report = update(&ctx.data, ctx.quiet)?;
+    if args.json {
+        print_json(&report);
+    } else if !ctx.quiet {
+        println!("{}", describe(&report));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,129 @@
+//! `incus-ai mirror`
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Context, Failure, exit, print_json};
+use crate::lock::RunLock;
+use crate::mirror::{self, CollectionReport, MirrorOptions};
+use crate::sources::{FetchContext, Source};
+
+/// Options of `mirror`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Docs source (repeatable): a docs site URL, a .tar.gz URL of the Incus source tree, or a
+    /// local doc/ folder [default: from the config file, else the docs site]
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Folder of your own markdown notes (repeatable) [default: from the config file]
+    #[arg(long = "local", value_name = "DIR")]
+    pub local: Vec<PathBuf>,
+    /// Do not pick the docs matching the local Incus server's version
+    #[arg(long)]
+    pub no_version_match: bool,
+    /// Wait this many seconds for another run to finish instead of failing at once
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Builds the mirror options from the command line and the config file.
+pub async fn options(
+    ctx: &Context,
+    sources: &[String],
+    local: &[PathBuf],
+    version_match: bool,
+) -> Result<MirrorOptions, Failure> {
+    let cfg = &ctx.config;
+    let specs = if sources.is_empty() {
+        &cfg.docs.sources
+    } else {
+        sources
+    };
+    let docs_sources = specs
+        .iter()
+        .map(|s| Source::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let local_dirs = if local.is_empty() {
+        cfg.local.dirs.clone()
+    } else {
+        local.to_vec()
+    };
+    let server_version = if version_match && cfg.docs.match_server_version {
+        crate::incus::socket::local_server_version(Duration::from_secs(2)).await
+    } else {
+        None
+    };
+    Ok(MirrorOptions {
+        docs_sources,
+        fallback: cfg.docs.fallback.as_ref().map(PathBuf::from),
+        local_dirs,
+        server_version,
+        ctx: FetchContext {
+            crawl: cfg.crawl.clone(),
+            canonical_base: cfg.docs.canonical_base.clone(),
+            cache_dir: ctx.data.cache(),
+        },
+        quiet: ctx.quiet,
+    })
+}
+
+/// One line per collection, plus notes.
+pub fn print_reports(reports: &[CollectionReport]) {
+    for r in reports {
+        if let Some(e) = &r.error {
+            eprintln!(
+                "{}: FAILED, kept the last good mirror ({} pages): {e}",
+                r.collection, r.pages
+            );
+            continue;
+        }
+        let c = &r.changes;
+        let mut line = format!(
+            "{}: {} pages ({} added, {} changed, {} removed, {} unchanged) in {:.1}s",
+            r.collection,
+            r.pages,
+            c.added.len(),
+            c.changed.len(),
+            c.removed.len(),
+            c.unchanged,
+            r.elapsed_ms as f64 / 1000.0
+        );
+        if r.requests > 0 {
+            line.push_str(&format!(
+                ", {} requests ({} not modified)",
+                r.requests, r.not_modified
+            ));
+        }
+        println!("{line}");
+        for s in &r.sources {
+            if let Some(n) = &s.note {
+                println!("  note: {n}");
+            }
+        }
+    }
+}
+
+/// The first collection error as a failure.
+pub fn first_failure(reports: &[CollectionReport]) -> Option<Failure> {
+    reports
+        .iter()
+        .find_map(|r| r.error.as_ref().map(|e| Failure::new(exit::FAILURE, e)))
+}
+
+pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
+    let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
+    let opts = options(ctx, &args.sources, &args.local, !args.no_version_match).await?;
+    let reports = mirror::run(&ctx.data, &opts).await;
+    if args.json {
+        print_json(&reports);
+    } else if !ctx.quiet {
+        print_reports(&reports);
+    }
+    match first_failure(&reports) {
+        Some(f) => Err(f),
+        None => Ok(exit::OK),
+    }
+}

@@ -1,0 +1,180 @@
+//! The command line: global options, subcommands, exit codes and one-line errors.
+
+mod index;
+mod mirror;
+mod search;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::paths::{self, DataDir};
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Success (for `doctor`: nothing wrong).
+    pub const OK: u8 = 0;
+    /// `doctor`: findings were reported.
+    pub const FINDINGS: u8 = 1;
+    /// Failure: bad input, unreachable source, could not check.
+    pub const FAILURE: u8 = 2;
+    /// Another run holds the lock (EX_TEMPFAIL): try again later.
+    pub const BUSY: u8 = 75;
+}
+
+/// incus-ai: the Incus docs and your own notes, searchable and in AIChat; diagnosis of live clusters.
+#[derive(Debug, Parser)]
+#[command(name = "incus-ai", version, about, long_about = None)]
+pub struct Cli {
+    /// Where mirrors, the index and notes live [default: $XDG_DATA_HOME/incus-ai]
+    #[arg(long, global = true, env = "INCUS_AI_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (TOML) [default: $XDG_CONFIG_HOME/incus-ai/config.toml]
+    #[arg(long, global = true, env = "INCUS_AI_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print only errors (no progress bars, no summaries)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More detail on stderr (-v, -vv)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fetch the documentation and local notes into the local mirror; say what changed
+    Mirror(mirror::Args),
+    /// Build or update the search index from the mirror (only changed pages are re-indexed)
+    Index(index::Args),
+    /// Search the docs and local notes
+    Search(search::Args),
+}
+
+/// A failed command: the exit code and a one-line message.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub code: u8,
+    /// One line, naming the thing and the fix.
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl std::fmt::Display) -> Self {
+        Failure {
+            code,
+            message: message.to_string().replace('\n', " "),
+        }
+    }
+}
+
+impl From<crate::lock::LockError> for Failure {
+    fn from(e: crate::lock::LockError) -> Self {
+        let code = match e {
+            crate::lock::LockError::Busy { .. } => exit::BUSY,
+            _ => exit::FAILURE,
+        };
+        Failure::new(code, e)
+    }
+}
+
+macro_rules! failure_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Failure {
+            fn from(e: $t) -> Self {
+                Failure::new(exit::FAILURE, e)
+            }
+        }
+    )*};
+}
+failure_from!(
+    crate::config::ConfigError,
+    crate::index::IndexError,
+    crate::sources::SourceError,
+    std::io::Error
+);
+
+/// What every command gets: the data dir, the configuration and the output settings.
+pub struct Context {
+    /// The data directory.
+    pub data: DataDir,
+    /// The configuration.
+    pub config: Config,
+    /// `--quiet`.
+    pub quiet: bool,
+}
+
+impl Cli {
+    fn context(&self) -> Result<Context, Failure> {
+        let (path, explicit) = match &self.config {
+            Some(p) => (p.clone(), true),
+            None => (paths::default_config_file(), false),
+        };
+        let config = Config::load(&path, explicit)?;
+        let data = DataDir::new(
+            self.data_dir
+                .clone()
+                .unwrap_or_else(paths::default_data_dir),
+        );
+        Ok(Context {
+            data,
+            config,
+            quiet: self.quiet,
+        })
+    }
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serializable")
+    );
+}
+
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("INCUS_AI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("incus_ai={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet, cli.verbose);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async {
+        let ctx = cli.context()?;
+        match &cli.command {
+            Command::Mirror(a) => mirror::run(&ctx, a).await,
+            Command::Index(a) => index::run(&ctx, a),
+            Command::Search(a) => search::run(&ctx, a),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("incus-ai: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! `incus-ai search`
+
+use super::{Context, Failure, exit, print_json};
+use crate::index::{Collection, Searcher};
+
+/// Options of `search`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Number of results [default: 10, or [search] limit]
+    #[arg(long, short = 'n')]
+    pub limit: Option<usize>,
+    /// Which collection to search
+    #[arg(long, value_enum, default_value_t = Collection::All)]
+    pub collection: Collection,
+    /// Print the hits as a JSON array
+    #[arg(long)]
+    pub json: bool,
+    /// The question, error message or config key
+    #[arg(required = true, num_args = 1.., value_name = "QUERY")]
+    pub query: Vec<String>,
+}
+
+fn snippet(markdown: &str, max: usize) -> String {
+    let flat = crate::document::collapse_ws(markdown);
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max).collect();
+    format!("{}…", cut.trim_end())
+}
+
+pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
+    let query = args.query.join(" ");
+    if query.trim().is_empty() {
+        return Err(Failure::new(
+            exit::FAILURE,
+            "empty query; say what to search for",
+        ));
+    }
+    let searcher = Searcher::open(&ctx.data.index())?;
+    let limit = args.limit.unwrap_or(ctx.config.search.limit);
+    let hits = searcher.search(&query, args.collection, limit)?;
+    if args.json {
+        print_json(&hits);
+        return Ok(exit::OK);
+    }
+    if hits.is_empty() && !ctx.quiet {
+        eprintln!("no results for {query:?}");
+    }
+    for h in &hits {
+        println!(
+            "{:>2}. {}  [{}] {:.2}",
+            h.rank, h.section, h.collection, h.score
+        );
+        println!("    {}", h.url);
+        println!("    {}", snippet(&h.text, 220));
+    }
+    Ok(exit::OK)
+}

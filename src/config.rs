@@ -1,0 +1,190 @@
+//! The TOML configuration file (`--config`, `INCUS_AI_CONFIG`, default under `$XDG_CONFIG_HOME`).
+//!
+//! Every key is optional; a missing file means all defaults.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The docs site mirrored when no source is configured.
+pub const DEFAULT_DOCS_SITE: &str = "https://linuxcontainers.org/incus/docs/main/";
+/// Where Debian's `incus-base` package installs the docs of the installed version.
+pub const DEFAULT_PACKAGE_DOCS: &str = "/usr/share/doc/incus-base";
+
+/// Errors reading the configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("config file {path}: {message} (fix the file or point --config elsewhere)")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, on one line.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Documentation sources.
+    pub docs: DocsConfig,
+    /// Local notes.
+    pub local: LocalConfig,
+    /// Crawler limits.
+    pub crawl: CrawlConfig,
+    /// Search defaults.
+    pub search: SearchConfig,
+}
+
+/// `[docs]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocsConfig {
+    /// Sources of the `docs` collection: docs site URLs, `.tar.gz` URLs of the Incus source tree,
+    /// or local directories of markdown.
+    pub sources: Vec<String>,
+    /// Docs used when a docs site cannot be reached (the installed package's docs).
+    pub fallback: Option<String>,
+    /// Pick the docs matching the reachable Incus server's version (`6.0.x` → `stable-6.0`).
+    pub match_server_version: bool,
+    /// Base URL of the published docs, for canonical links of pages read from markdown.
+    pub canonical_base: String,
+}
+
+impl Default for DocsConfig {
+    fn default() -> Self {
+        DocsConfig {
+            sources: vec![DEFAULT_DOCS_SITE.to_string()],
+            fallback: Some(DEFAULT_PACKAGE_DOCS.to_string()),
+            match_server_version: true,
+            canonical_base: DEFAULT_DOCS_SITE.to_string(),
+        }
+    }
+}
+
+/// `[local]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalConfig {
+    /// Folders of the site's own markdown notes (besides incus-ai's own notes folder).
+    pub dirs: Vec<PathBuf>,
+}
+
+/// `[crawl]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrawlConfig {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Timeout of one request, in seconds.
+    pub timeout_secs: u64,
+    /// Largest page accepted, in bytes.
+    pub max_page_bytes: usize,
+    /// Most pages fetched from one site.
+    pub max_pages: usize,
+    /// Path prefixes (relative to the start URL) that are never fetched.
+    pub exclude: Vec<String>,
+}
+
+impl Default for CrawlConfig {
+    fn default() -> Self {
+        CrawlConfig {
+            concurrency: 8,
+            timeout_secs: 30,
+            max_page_bytes: 8 << 20,
+            max_pages: 5000,
+            exclude: [
+                "_static/",
+                "_sources/",
+                "_images/",
+                "genindex/",
+                "search/",
+                "404/",
+                "api/",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// `[search]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Results printed by `search` without `--limit`.
+    pub limit: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig { limit: 10 }
+    }
+}
+
+impl Config {
+    /// Loads the file; a missing file gives the defaults unless it was named explicitly.
+    pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Config::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().replace('\n', " "),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_default_file_gives_defaults_but_missing_named_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("none.toml");
+        assert_eq!(
+            Config::load(&p, false).unwrap().docs.sources,
+            vec![DEFAULT_DOCS_SITE]
+        );
+        assert!(Config::load(&p, true).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[docs]\nsoruces = []\n").unwrap();
+        let e = Config::load(&p, true).unwrap_err().to_string();
+        assert!(e.contains("c.toml") && e.contains("soruces"), "{e}");
+    }
+
+    #[test]
+    fn partial_files_keep_other_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[crawl]\nconcurrency = 2\n").unwrap();
+        let c = Config::load(&p, true).unwrap();
+        assert_eq!(c.crawl.concurrency, 2);
+        assert_eq!(c.crawl.timeout_secs, 30);
+    }
+}

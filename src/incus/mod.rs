@@ -1,0 +1,3 @@
+//! Reading a live Incus server through its REST API.
+
+pub mod socket;

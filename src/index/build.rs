@@ -1,0 +1,276 @@
+//! `incus-ai index`: builds or updates the index from the mirror.
+//!
+//! Each update writes a new generation (`index/gen-N`, the previous one's segment files hard
+//! linked, only changed pages deleted and re-added), then swaps the `index/current` symlink.
+//! Searches that already opened the old generation keep working; a killed update leaves
+//! only a `.tmp` folder that the next one removes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tantivy::{Index, IndexWriter, Term, doc};
+
+use super::IndexError;
+use super::schema::{self, Fields, SCHEMA_VERSION};
+use crate::document::Page;
+use crate::generations::Generations;
+use crate::mirror::COLLECTIONS;
+use crate::mirror::store::{Generation, Store};
+use crate::paths::DataDir;
+use crate::progress::Progress;
+
+/// What the index holds, stored atomically with each commit.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Payload {
+    /// [`SCHEMA_VERSION`] of the index.
+    pub schema: u32,
+    /// `<collection>/<file>` → content hash of the page as indexed.
+    pub pages: BTreeMap<String, String>,
+}
+
+/// What an update did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IndexReport {
+    /// Pages indexed for the first time.
+    pub pages_added: usize,
+    /// Pages re-indexed because they changed.
+    pub pages_updated: usize,
+    /// Pages taken out.
+    pub pages_removed: usize,
+    /// Pages in the index now.
+    pub pages_total: usize,
+    /// Sections written by this update.
+    pub sections_written: usize,
+    /// Sections in the index now.
+    pub sections_total: u64,
+    /// True when the index was built from scratch.
+    pub rebuilt: bool,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
+    move |e| IndexError::Io {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+/// The folder of the current index generation, if any (symlink resolved).
+pub fn current_dir(index_root: &Path) -> Option<PathBuf> {
+    Generations::new(index_root)
+        .current()
+        .filter(|d| d.join("meta.json").exists())
+}
+
+fn read_payload(index: &Index) -> Option<Payload> {
+    let metas = index.load_metas().ok()?;
+    serde_json::from_str(metas.payload.as_deref()?).ok()
+}
+
+/// Opens an index folder with the analyzers registered.
+pub fn open_dir(dir: &Path) -> Result<Index, IndexError> {
+    let index = Index::open_in_dir(dir).map_err(|e| IndexError::Tantivy {
+        path: dir.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    schema::register(&index);
+    Ok(index)
+}
+
+fn add_page(
+    writer: &IndexWriter,
+    f: &Fields,
+    collection: &str,
+    key: &str,
+    text: &str,
+) -> Result<usize, tantivy::TantivyError> {
+    let page = Page::parse(text);
+    let mut n = 0;
+    for s in &page.sections {
+        let mut d = doc!(
+            f.page_key => key,
+            f.collection => collection,
+            f.url => s.url(&page.meta.url),
+            f.title => page.meta.title.as_str(),
+            f.heading => s.heading(),
+            f.section => s.breadcrumb_string(),
+            f.body => s.text.as_str(),
+            f.code => s.code.as_str(),
+            f.markdown => s.markdown.as_str(),
+        );
+        if let Some(p) = &page.meta.doc_path {
+            d.add_text(f.doc_path, p);
+        }
+        for k in &s.keys {
+            d.add_text(f.keys, k);
+        }
+        writer.add_document(d)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn link_generation(from: &Path, to: &Path) -> Result<(), IndexError> {
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for e in std::fs::read_dir(from).map_err(io(from))?.flatten() {
+        let name = e.file_name();
+        if name.to_string_lossy().ends_with(".lock") {
+            continue;
+        }
+        let dest = to.join(&name);
+        if std::fs::hard_link(e.path(), &dest).is_err() {
+            std::fs::copy(e.path(), &dest).map_err(io(&dest))?;
+        }
+    }
+    Ok(())
+}
+
+/// Brings the index up to date with the mirror.
+pub fn update(data: &DataDir, quiet: bool) -> Result<IndexReport, IndexError> {
+    let start = Instant::now();
+    let root = data.index();
+    let gens = Generations::new(&root);
+
+    // What the mirror holds now: `<collection>/<file>` → (collection's generation, file).
+    let mut generations: Vec<(&str, Generation)> = Vec::new();
+    for collection in COLLECTIONS {
+        let store = Store::new(data.mirror().join(collection));
+        if let Some(g) = store
+            .current()
+            .map_err(|e| IndexError::Mirror(e.to_string()))?
+        {
+            generations.push((collection, g));
+        }
+    }
+    let mut wanted: BTreeMap<String, (usize, &str)> = BTreeMap::new();
+    for (i, (collection, g)) in generations.iter().enumerate() {
+        for file in g.manifest.pages.keys() {
+            wanted.insert(format!("{collection}/{file}"), (i, file.as_str()));
+        }
+    }
+    if wanted.is_empty() {
+        return Err(IndexError::EmptyMirror(data.mirror()));
+    }
+
+    let current = current_dir(&root);
+    let old = current
+        .as_deref()
+        .and_then(|d| open_dir(d).ok())
+        .and_then(|i| read_payload(&i))
+        .filter(|p| p.schema == SCHEMA_VERSION);
+    let rebuilt = old.is_none();
+    let old = old.unwrap_or_default();
+
+    let hash_of = |k: &str| -> String {
+        let (i, file) = wanted[k];
+        generations[i].1.manifest.pages[file].hash.clone()
+    };
+    let mut report = IndexReport {
+        rebuilt,
+        ..IndexReport::default()
+    };
+    let mut to_write = Vec::new();
+    for k in wanted.keys() {
+        match old.pages.get(k) {
+            None => {
+                report.pages_added += 1;
+                to_write.push(k.clone());
+            }
+            Some(h) if *h != hash_of(k) => {
+                report.pages_updated += 1;
+                to_write.push(k.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    let removed: Vec<String> = old
+        .pages
+        .keys()
+        .filter(|k| !wanted.contains_key(*k))
+        .cloned()
+        .collect();
+    report.pages_removed = removed.len();
+    report.pages_total = wanted.len();
+
+    if !rebuilt && to_write.is_empty() && removed.is_empty() {
+        let dir = current.expect("payload came from it");
+        report.sections_total = open_dir(&dir)?
+            .reader()
+            .map(|r| r.searcher().num_docs())
+            .unwrap_or(0);
+        report.elapsed_ms = start.elapsed().as_millis() as u64;
+        return Ok(report);
+    }
+
+    let (name, tmp) = gens.begin().map_err(io(&root))?;
+    let (schema, fields) = schema::build();
+    let index = match (&current, rebuilt) {
+        (Some(cur), false) => {
+            link_generation(cur, &tmp)?;
+            open_dir(&tmp)?
+        }
+        _ => {
+            std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+            let i = Index::create_in_dir(&tmp, schema).map_err(|e| IndexError::Tantivy {
+                path: tmp.clone(),
+                detail: e.to_string(),
+            })?;
+            schema::register(&i);
+            i
+        }
+    };
+    let tantivy_err = |e: tantivy::TantivyError| IndexError::Tantivy {
+        path: tmp.clone(),
+        detail: e.to_string(),
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let mut writer: IndexWriter = index
+        .writer_with_num_threads(threads, threads * 40_000_000)
+        .map_err(tantivy_err)?;
+    for k in removed.iter().chain(to_write.iter()) {
+        writer.delete_term(Term::from_field_text(fields.page_key, k));
+    }
+    let progress = Progress::new("index", quiet);
+    progress.set_length(to_write.len() as u64);
+    let mut pages = old.pages.clone();
+    for k in &removed {
+        pages.remove(k);
+    }
+    for k in &to_write {
+        let (i, file) = wanted[k];
+        let (collection, g) = &generations[i];
+        let text = g
+            .read(file)
+            .map_err(|e| IndexError::Mirror(e.to_string()))?;
+        report.sections_written +=
+            add_page(&writer, &fields, collection, k, &text).map_err(tantivy_err)?;
+        pages.insert(k.clone(), hash_of(k));
+        progress.inc(1);
+    }
+    progress.finish();
+    tracing::debug!("index: documents added after {:?}", start.elapsed());
+    let payload = serde_json::to_string(&Payload {
+        schema: SCHEMA_VERSION,
+        pages,
+    })
+    .expect("payload serializes");
+    let mut prepared = writer.prepare_commit().map_err(tantivy_err)?;
+    prepared.set_payload(&payload);
+    prepared.commit().map_err(tantivy_err)?;
+    tracing::debug!("index: committed after {:?}", start.elapsed());
+    writer.wait_merging_threads().map_err(tantivy_err)?;
+    tracing::debug!("index: merged after {:?}", start.elapsed());
+
+    let final_dir = gens.publish(&name, &tmp).map_err(io(&root))?;
+    report.sections_total = open_dir(&final_dir)?
+        .reader()
+        .map(|r| r.searcher().num_docs())
+        .unwrap_or(0);
+    report.elapsed_ms = start.elapsed().as_millis() as u64;
+    Ok(report)
+}

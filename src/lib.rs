@@ -1,0 +1,16 @@
+//! incus-ai: the Incus documentation and the site's own notes in a local search index and
+//! AIChat knowledge bases, and diagnosis of live Incus clusters.
+//!
+//! The layout follows the data: [`sources`] → [`document`] pages → [`mirror`] → [`index`].
+
+pub mod cli;
+pub mod config;
+pub mod document;
+pub mod generations;
+pub mod incus;
+pub mod index;
+pub mod lock;
+pub mod mirror;
+pub mod paths;
+pub mod progress;
+pub mod sources;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    incus_ai::cli::main()
+}

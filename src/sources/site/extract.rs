@@ -1,0 +1,657 @@
+//! Turns one page of the Sphinx/Furo docs site into a normalized page.
+//!
+//! Only `<article role="main">` is kept: headings with their section anchors, prose, code
+//! blocks, terminal blocks, tables, admonitions, every tab panel and configuration options.
+//! Header links, navigation, the table of contents and footers are dropped.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use scraper::{ElementRef, Html, Node, Selector};
+use url::Url;
+
+use crate::document::{CONFIG_OPTION_CLASS, PageMeta};
+
+/// What one fetched HTML page yields.
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    /// The normalized page, or `None` when the page has no article (a redirect stub).
+    pub markdown: Option<String>,
+    /// `doc/`-relative source path from the "View this page" link, when present.
+    pub doc_path: Option<String>,
+    /// Absolute links found anywhere on the page (navigation included), fragments removed.
+    pub links: Vec<Url>,
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).expect("static selector")
+}
+
+static ARTICLE: LazyLock<Selector> = LazyLock::new(|| sel(r#"article[role="main"]"#));
+static LINKS: LazyLock<Selector> = LazyLock::new(|| sel("a[href]"));
+static OG_URL: LazyLock<Selector> = LazyLock::new(|| sel(r#"meta[property="og:url"]"#));
+static CANONICAL: LazyLock<Selector> = LazyLock::new(|| sel(r#"link[rel="canonical"]"#));
+static REFRESH: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r#"(?i)<meta[^>]+http-equiv=["']?refresh["']?[^>]*content=["']([^"']+)["']"#)
+        .expect("static regex")
+});
+static TITLE: LazyLock<Selector> = LazyLock::new(|| sel("head > title"));
+static VIEW_SOURCE: LazyLock<Selector> = LazyLock::new(|| sel(".view-this-page a[href]"));
+
+/// Extracts the article and the links of a page fetched from `page_url`.
+pub fn extract(html: &str, page_url: &Url) -> Extracted {
+    let doc = Html::parse_document(html);
+    let mut links = Vec::new();
+    for a in doc.select(&LINKS) {
+        if let Some(u) = a.value().attr("href").and_then(|h| page_url.join(h).ok()) {
+            links.push(u);
+        }
+    }
+    // A redirect stub (its <meta> may sit inside <noscript>, which parses as text).
+    for c in REFRESH.captures_iter(html) {
+        if let Some(target) = refresh_target(&c[1]) {
+            if let Ok(u) = page_url.join(target) {
+                links.push(u);
+            }
+        }
+    }
+    for u in &mut links {
+        u.set_fragment(None);
+    }
+
+    let doc_path = doc
+        .select(&VIEW_SOURCE)
+        .filter_map(|a| a.value().attr("href"))
+        .find_map(source_path_from_link);
+
+    let Some(article) = doc.select(&ARTICLE).next() else {
+        return Extracted {
+            markdown: None,
+            doc_path,
+            links,
+        };
+    };
+
+    let canonical = doc
+        .select(&OG_URL)
+        .filter_map(|m| m.value().attr("content"))
+        .chain(
+            doc.select(&CANONICAL)
+                .filter_map(|m| m.value().attr("href")),
+        )
+        .find_map(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| page_url.clone());
+
+    let mut r = Renderer::default();
+    let body = r.blocks(article, 0);
+    let title = r.title.clone().unwrap_or_else(|| {
+        doc.select(&TITLE)
+            .next()
+            .map(|t| {
+                text_of(t)
+                    .split(" - ")
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            })
+            .unwrap_or_default()
+    });
+    let meta = PageMeta {
+        title,
+        url: canonical.to_string(),
+        doc_path: doc_path.clone(),
+    };
+    Extracted {
+        markdown: Some(format!("{}{}\n", meta.front_matter(), body.trim())),
+        doc_path,
+        links,
+    }
+}
+
+/// `0; url=../instances_backup/` → `../instances_backup/`
+fn refresh_target(content: &str) -> Option<&str> {
+    let lower = content.to_ascii_lowercase();
+    let i = lower.find("url=")?;
+    Some(
+        content[i + 4..]
+            .trim()
+            .trim_matches(|c| c == '\'' || c == '"'),
+    )
+}
+
+/// `../../_sources/howto/cluster_manage.md.txt` → `howto/cluster_manage.md`
+fn source_path_from_link(href: &str) -> Option<String> {
+    let i = href.find("_sources/")?;
+    let p = href[i + "_sources/".len()..].strip_suffix(".txt")?;
+    p.ends_with(".md").then(|| p.to_string())
+}
+
+fn text_of(el: ElementRef) -> String {
+    el.text().collect::<String>()
+}
+
+fn has_class(el: &ElementRef, class: &str) -> bool {
+    el.value().classes().any(|c| c == class)
+}
+
+/// Elements whose content is never article text.
+fn skipped(el: &ElementRef) -> bool {
+    let name = el.value().name();
+    matches!(
+        name,
+        "script"
+            | "style"
+            | "svg"
+            | "img"
+            | "button"
+            | "iframe"
+            | "noscript"
+            | "form"
+            | "input"
+            | "hr"
+    ) || [
+        "headerlink",
+        "anchor",
+        "icon",
+        "toctree-wrapper",
+        "fn-bracket",
+    ]
+    .iter()
+    .any(|c| has_class(el, c))
+        || el.value().attr("role") == Some("tablist")
+}
+
+fn is_block(el: &ElementRef) -> bool {
+    matches!(
+        el.value().name(),
+        "section"
+            | "div"
+            | "p"
+            | "pre"
+            | "ul"
+            | "ol"
+            | "li"
+            | "table"
+            | "dl"
+            | "dt"
+            | "dd"
+            | "blockquote"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "figure"
+            | "figcaption"
+            | "aside"
+            | "details"
+            | "summary"
+    )
+}
+
+#[derive(Default)]
+struct Renderer {
+    title: Option<String>,
+}
+
+impl Renderer {
+    /// Renders the children of `el` as markdown blocks; `level` is the current section depth.
+    fn blocks(&mut self, el: ElementRef, level: u8) -> String {
+        let mut out = String::new();
+        let mut para = String::new();
+        let mut heading_done = false;
+        for child in el.children() {
+            match child.value() {
+                Node::Text(t) => para.push_str(&escape_text(t)),
+                Node::Element(_) => {
+                    let c = ElementRef::wrap(child).expect("element");
+                    if skipped(&c) {
+                        continue;
+                    }
+                    if !is_block(&c) {
+                        para.push_str(&self.inline(c));
+                        continue;
+                    }
+                    flush(&mut out, &mut para);
+                    let name = c.value().name();
+                    if name.len() == 2 && name.starts_with('h') && !heading_done {
+                        heading_done = true;
+                        let anchor = (el.value().name() == "section")
+                            .then(|| el.value().id())
+                            .flatten();
+                        let title = collapse(&self.inline(c));
+                        if level <= 1 && self.title.is_none() {
+                            self.title = Some(unescape(&title));
+                        }
+                        let hashes = "#".repeat(level.clamp(1, 6) as usize);
+                        match anchor {
+                            Some(a) => push_block(&mut out, &format!("{hashes} {title} {{#{a}}}")),
+                            None => push_block(&mut out, &format!("{hashes} {title}")),
+                        }
+                    } else {
+                        let block = self.block(c, level);
+                        push_block(&mut out, &block);
+                    }
+                }
+                _ => {}
+            }
+        }
+        flush(&mut out, &mut para);
+        out
+    }
+
+    fn block(&mut self, el: ElementRef, level: u8) -> String {
+        let name = el.value().name();
+        if name == "section" {
+            return self.blocks(el, level + 1);
+        }
+        if has_class(&el, "configoption") {
+            return self.config_option(el, level);
+        }
+        if has_class(&el, "terminal") {
+            return terminal(el);
+        }
+        if has_class(&el, "sphinx-tabs") {
+            return self.tabs(el, level);
+        }
+        if has_class(&el, "admonition-title") {
+            return format!("**{}:**", collapse(&self.inline(el)));
+        }
+        if let Some(lang) = el
+            .value()
+            .classes()
+            .find_map(|c| c.strip_prefix("highlight-"))
+        {
+            return code_block(el, lang);
+        }
+        match name {
+            "pre" => fence("", &text_of(el)),
+            "p" | "dt" | "summary" | "figcaption" => {
+                let t = collapse(&self.inline(el));
+                if name == "dt" || name == "summary" {
+                    format!("**{t}**")
+                } else {
+                    t
+                }
+            }
+            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+                format!("**{}**", collapse(&self.inline(el)))
+            }
+            "ul" | "ol" => self.list(el, level, name == "ol"),
+            "table" => self.table(el),
+            _ => self.blocks(el, level),
+        }
+    }
+
+    fn inline(&mut self, el: ElementRef) -> String {
+        let name = el.value().name();
+        if name == "code" || name == "kbd" || name == "samp" {
+            return code_span(&collapse(&text_of(el)));
+        }
+        let mut s = String::new();
+        for child in el.children() {
+            match child.value() {
+                Node::Text(t) => s.push_str(&escape_text(t)),
+                Node::Element(e) => {
+                    let c = ElementRef::wrap(child).expect("element");
+                    if skipped(&c) {
+                        continue;
+                    }
+                    if e.name() == "br" {
+                        s.push(' ');
+                    } else {
+                        s.push_str(&self.inline(c));
+                    }
+                }
+                _ => {}
+            }
+        }
+        match name {
+            "strong" | "b" if !s.trim().is_empty() => format!("**{}**", s.trim()),
+            "em" | "i" if !s.trim().is_empty() => format!("*{}*", s.trim()),
+            "abbr" => match el.value().attr("title") {
+                Some(t) => format!("{s} ({})", escape_text(t)),
+                None => s,
+            },
+            _ => s,
+        }
+    }
+
+    fn list(&mut self, el: ElementRef, level: u8, ordered: bool) -> String {
+        let mut out = String::new();
+        let mut n = 0;
+        for li in el.child_elements().filter(|c| c.value().name() == "li") {
+            n += 1;
+            let marker = if ordered {
+                format!("{n}. ")
+            } else {
+                "- ".to_string()
+            };
+            let body = self.blocks(li, level);
+            let indent = " ".repeat(marker.len());
+            for (i, line) in body.trim().lines().enumerate() {
+                if i == 0 {
+                    out.push_str(&marker);
+                } else if !line.is_empty() {
+                    out.push_str(&indent);
+                }
+                out.push_str(line);
+                out.push('\n');
+            }
+            if body.trim().is_empty() {
+                out.push_str(marker.trim_end());
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    fn table(&mut self, el: ElementRef) -> String {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for tr in el.descendants().filter_map(ElementRef::wrap) {
+            if tr.value().name() != "tr" {
+                continue;
+            }
+            let cells: Vec<String> = tr
+                .child_elements()
+                .filter(|c| matches!(c.value().name(), "td" | "th"))
+                .map(|c| escape_pipes(&collapse(&self.blocks(c, 6))))
+                .collect();
+            if !cells.is_empty() {
+                rows.push(cells);
+            }
+        }
+        let Some(width) = rows.iter().map(Vec::len).max() else {
+            return String::new();
+        };
+        let mut out = String::new();
+        for (i, row) in rows.iter().enumerate() {
+            let mut cells = row.clone();
+            cells.resize(width, String::new());
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            if i == 0 {
+                out.push_str(&format!("|{}\n", " --- |".repeat(width)));
+            }
+        }
+        out
+    }
+
+    fn tabs(&mut self, el: ElementRef, level: u8) -> String {
+        let labels: HashMap<String, String> = el
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .filter(|b| b.value().attr("role") == Some("tab"))
+            .filter_map(|b| Some((b.value().id()?.to_string(), collapse(&text_of(b)))))
+            .collect();
+        let mut out = String::new();
+        for panel in el
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .filter(|p| p.value().attr("role") == Some("tabpanel"))
+        {
+            if let Some(label) = panel
+                .value()
+                .attr("aria-labelledby")
+                .and_then(|id| labels.get(id))
+            {
+                push_block(&mut out, &format!("**{label}:**"));
+            }
+            push_block(&mut out, &self.blocks(panel, level));
+        }
+        out
+    }
+
+    fn config_option(&mut self, el: ElementRef, level: u8) -> String {
+        let id = el.value().id().unwrap_or_default().to_string();
+        let mut key = String::new();
+        let mut shortdesc = String::new();
+        let mut fields = String::new();
+        let mut details = String::new();
+        for part in el.descendants().filter_map(ElementRef::wrap) {
+            if has_class(&part, "key") && key.is_empty() {
+                key = collapse(&text_of(part));
+            } else if has_class(&part, "shortdesc") && shortdesc.is_empty() {
+                shortdesc = collapse(&self.inline(part));
+            } else if has_class(&part, "details") {
+                for d in part.child_elements() {
+                    if has_class(&d, "fields") {
+                        for tr in d.descendants().filter_map(ElementRef::wrap) {
+                            if tr.value().name() != "tr" {
+                                continue;
+                            }
+                            let cells: Vec<String> = tr
+                                .child_elements()
+                                .map(|c| collapse(&self.inline(c)))
+                                .collect();
+                            if let [name, value] = cells.as_slice() {
+                                let name = name.trim_matches('*').trim().trim_end_matches(':');
+                                fields.push_str(&format!("- {name}: {value}\n"));
+                            }
+                        }
+                    } else {
+                        push_block(&mut details, &self.block(d, 6));
+                    }
+                }
+            }
+        }
+        let hashes = "#".repeat((level + 1).clamp(2, 6) as usize);
+        let mut out = format!("{hashes} {key} {{#{id} .{CONFIG_OPTION_CLASS}}}\n\n");
+        push_block(&mut out, &shortdesc);
+        push_block(&mut out, &fields);
+        push_block(&mut out, &details);
+        out
+    }
+}
+
+fn terminal(el: ElementRef) -> String {
+    let mut lines = Vec::new();
+    for part in el.descendants().filter_map(ElementRef::wrap) {
+        if has_class(&part, "command") {
+            lines.push(format!("$ {}", collapse(&text_of(part))));
+        } else if part.value().name() == "pre" {
+            let t = text_of(part);
+            if !t.trim().is_empty() {
+                lines.push(t.trim_end().to_string());
+            }
+        }
+    }
+    fence("", &lines.join("\n"))
+}
+
+fn code_block(el: ElementRef, lang: &str) -> String {
+    let text = el
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .find(|p| p.value().name() == "pre")
+        .map(text_of)
+        .unwrap_or_else(|| text_of(el));
+    let lang = match lang.split_whitespace().next().unwrap_or("") {
+        "none" | "default" | "text" => "",
+        l => l,
+    };
+    fence(lang, &text)
+}
+
+fn fence(lang: &str, code: &str) -> String {
+    let mut ticks = "```".to_string();
+    while code.contains(&ticks) {
+        ticks.push('`');
+    }
+    format!("{ticks}{lang}\n{}\n{ticks}", code.trim_end_matches('\n'))
+}
+
+fn code_span(s: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    if s.contains('`') {
+        format!("`` {s} ``")
+    } else {
+        format!("`{s}`")
+    }
+}
+
+fn push_block(out: &mut String, block: &str) {
+    let block = block.trim_matches('\n');
+    if block.trim().is_empty() {
+        return;
+    }
+    if !out.is_empty() {
+        out.push_str("\n\n");
+    }
+    out.push_str(block);
+}
+
+fn flush(out: &mut String, para: &mut String) {
+    let p = collapse(para);
+    para.clear();
+    push_block(out, &p);
+}
+
+fn collapse(s: &str) -> String {
+    crate::document::collapse_ws(s)
+}
+
+/// Typographic quotes from docutils' smart quotes, mapped back to ASCII.
+pub fn normalize_quotes(s: &str) -> String {
+    s.replace(['\u{2019}', '\u{2018}'], "'")
+        .replace(['\u{201c}', '\u{201d}'], "\"")
+}
+
+/// Escapes what would otherwise turn plain text into markdown syntax.
+fn escape_text(t: &str) -> String {
+    let t = normalize_quotes(t);
+    let mut out = String::with_capacity(t.len());
+    let mut prev: Option<char> = None;
+    for c in t.chars() {
+        match c {
+            '\\' | '`' | '*' | '[' | ']' | '<' | '>' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '_' if !prev.is_some_and(char::is_alphanumeric) => out.push_str("\\_"),
+            _ => out.push(c),
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// Escapes `|` that is not escaped yet (code spans inside table cells).
+fn escape_pipes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev = ' ';
+    for c in s.chars() {
+        if c == '|' && prev != '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+        prev = c;
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut esc = false;
+    for c in s.chars() {
+        if c == '\\' && !esc {
+            esc = true;
+            continue;
+        }
+        esc = false;
+        out.push(c);
+    }
+    out.replace('`', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::Page;
+
+    const HTML: &str = r##"<!doctype html><html><head><title>How to manage a cluster - Incus documentation</title>
+<meta property="og:url" content="https://linuxcontainers.org/incus/docs/main/howto/cluster_manage/"></head>
+<body><aside class="sidebar-drawer"><a href="../../faq/">FAQ</a></aside>
+<article role="main" id="furo-main-content">
+<section id="cluster-manage"><span id="how-to"></span><h1>How to manage a cluster<a class="headerlink" href="#cluster-manage">¶</a></h1>
+<p>Use <code class="docutils literal"><span class="pre">incus</span> <span class="pre">cluster</span> <span class="pre">list</span></code> to see members &lt;name&gt;.</p>
+<div class="admonition note"><p class="admonition-title">Note</p><p>Don’t panic.</p></div>
+<section id="deal-with-offline-cluster-members"><h2>Deal with offline members<a class="headerlink" href="#x">¶</a></h2>
+<div class="terminal docutils container"><div class="input"><div class="prompt"><code>user@host:~$</code></div><code class="command docutils literal"><span class="pre">incus</span> <span class="pre">cluster</span> <span class="pre">remove</span> <span class="pre">--force</span> <span class="pre">m2</span></code></div><div class="terminal-code highlight-text"><div class="highlight"><pre>done</pre></div></div></div>
+<div class="sphinx-tabs docutils container"><div role="tablist"><button role="tab" id="tab-0-0">CLI</button><button role="tab" id="tab-0-1">API</button></div>
+<div role="tabpanel" aria-labelledby="tab-0-0"><p>cli text</p></div><div role="tabpanel" aria-labelledby="tab-0-1" hidden="true"><div class="highlight-bash notranslate"><div class="highlight"><pre>curl -X DELETE x</pre></div></div></div></div>
+<table class="docutils"><thead><tr><th>Key</th><th>Value</th></tr></thead><tbody><tr><td>a|b</td><td><p>c</p></td></tr></tbody></table>
+<div class="configoption docutils container" id="server-cluster:cluster.offline_threshold"><div class="basicinfo"><span class="key"><code><span class="pre">cluster.offline_threshold</span></code></span><span class="shortdesc"><p>Threshold when an unresponsive member is considered offline</p></span><span class="anchor"><a href="#x"><i class="icon"><svg></svg></i></a></span></div>
+<div class="details"><div class="table-wrapper fields"><table class="fields"><tbody><tr><td><strong>Key: </strong></td><td><code>cluster.offline_threshold</code></td></tr><tr><td><strong>Type: </strong></td><td><p>integer</p></td></tr></tbody></table></div><p>Specify the value in seconds.</p></div></div>
+</section></section></article>
+<footer><a class="next-page" href="../cluster_recover/">Next</a><div class="view-this-page"><a class="muted-link" href="../../_sources/howto/cluster_manage.md.txt">View</a></div></footer></body></html>"##;
+
+    #[test]
+    fn extracts_article_with_anchors_terminal_tabs_tables_and_config_options() {
+        let url = Url::parse("http://127.0.0.1:1/incus/docs/main/howto/cluster_manage/").unwrap();
+        let ex = extract(HTML, &url);
+        assert_eq!(ex.doc_path.as_deref(), Some("howto/cluster_manage.md"));
+        assert!(ex.links.iter().any(|l| l.path() == "/incus/docs/main/faq/"));
+        assert!(
+            ex.links
+                .iter()
+                .any(|l| l.path() == "/incus/docs/main/howto/cluster_recover/")
+        );
+        let md = ex.markdown.unwrap();
+        assert!(!md.contains('¶'), "{md}");
+        assert!(!md.contains("Next"), "footer leaked: {md}");
+        let page = Page::parse(&md);
+        assert_eq!(
+            page.meta.url,
+            "https://linuxcontainers.org/incus/docs/main/howto/cluster_manage/"
+        );
+        assert_eq!(page.meta.title, "How to manage a cluster");
+        let s0 = &page.sections[0];
+        assert!(
+            s0.text
+                .contains("incus cluster list to see members <name>."),
+            "{}",
+            s0.text
+        );
+        assert!(s0.text.contains("Note: Don't panic."), "{}", s0.text);
+        let s1 = &page.sections[1];
+        assert_eq!(
+            s1.anchor.as_deref(),
+            Some("deal-with-offline-cluster-members")
+        );
+        assert!(
+            s1.code.contains("$ incus cluster remove --force m2\ndone"),
+            "{}",
+            s1.code
+        );
+        assert!(s1.text.contains("CLI: cli text API:"), "{}", s1.text);
+        assert!(s1.code.contains("curl -X DELETE x"));
+        assert!(s1.markdown.contains("| a\\|b | c |"), "{}", s1.markdown);
+        let s2 = &page.sections[2];
+        assert_eq!(s2.keys, vec!["cluster.offline_threshold"]);
+        assert_eq!(
+            s2.anchor.as_deref(),
+            Some("server-cluster:cluster.offline_threshold")
+        );
+        assert!(s2.text.contains("Threshold when an unresponsive member"));
+        assert!(s2.text.contains("Type: integer"), "{}", s2.text);
+        assert!(s2.text.contains("Specify the value in seconds."));
+    }
+
+    #[test]
+    fn redirect_stubs_have_no_article_but_give_their_target() {
+        let url = Url::parse("http://h/docs/howto/instances_snapshots/").unwrap();
+        let ex = extract(
+            r#"<html><head><noscript><meta http-equiv="refresh" content="0; url=../instances_backup/" /></noscript></head></html>"#,
+            &url,
+        );
+        assert!(ex.markdown.is_none());
+        assert_eq!(
+            ex.links[0].as_str(),
+            "http://h/docs/howto/instances_backup/"
+        );
+    }
+}
