@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::{Index, IndexWriter, Term, doc};
 
 use super::IndexError;
-use super::schema::{self, Fields, SCHEMA_VERSION};
+use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SCHEMA_VERSION, SectionClass};
 use crate::document::Page;
 use crate::generations::Generations;
 use crate::mirror::COLLECTIONS;
@@ -80,6 +80,19 @@ pub fn open_dir(dir: &Path) -> Result<Index, IndexError> {
     Ok(index)
 }
 
+/// How many times the section's own heading, its parent headings and the page title are
+/// repeated in the weighted field.
+const HEADING_REPEAT: usize = 3;
+const PARENTS_REPEAT: usize = 1;
+const TITLE_REPEAT: usize = 1;
+
+fn repeat(out: &mut String, text: &str, n: usize) {
+    for _ in 0..n {
+        out.push_str(text);
+        out.push_str(" \n ");
+    }
+}
+
 fn add_page(
     writer: &IndexWriter,
     f: &Fields,
@@ -88,18 +101,43 @@ fn add_page(
     text: &str,
 ) -> Result<usize, tantivy::TantivyError> {
     let page = Page::parse(text);
+    let title = page.meta.title.as_str();
+    let page_id = schema::page_id(key);
+    let prior = schema::prior_for(page.meta.doc_path.as_deref());
     let mut n = 0;
+    let mut page_text = String::new();
+    // The page document is the page's outline: what the page is about, not every word in it.
+    repeat(&mut page_text, title, 2);
     for s in &page.sections {
+        let parents = s.breadcrumb[..s.breadcrumb.len().saturating_sub(1)].join(" ");
+        let mut weighted = String::new();
+        repeat(&mut weighted, s.heading(), HEADING_REPEAT);
+        repeat(&mut weighted, &parents, PARENTS_REPEAT);
+        if !s.breadcrumb.first().is_some_and(|b| b == title) {
+            repeat(&mut weighted, title, TITLE_REPEAT);
+        }
+        let mut flat = String::new();
+        repeat(&mut flat, &s.breadcrumb_string(), 1);
+        for part in [&s.text, &s.code] {
+            repeat(&mut weighted, part, 1);
+            repeat(&mut flat, part, 1);
+        }
+        repeat(&mut page_text, s.heading(), 1);
         let mut d = doc!(
             f.page_key => key,
+            f.kind => KIND_SECTION,
             f.collection => collection,
             f.url => s.url(&page.meta.url),
-            f.title => page.meta.title.as_str(),
+            f.title => title,
             f.heading => s.heading(),
             f.section => s.breadcrumb_string(),
             f.body => s.text.as_str(),
-            f.code => s.code.as_str(),
+            f.weighted => weighted,
+            f.flat => flat,
             f.markdown => s.markdown.as_str(),
+            f.page_id => page_id,
+            f.prior => prior * schema::key_prior(&s.keys),
+            f.class => SectionClass::of(page.meta.doc_path.as_deref(), !s.keys.is_empty()) as u64,
         );
         if let Some(p) = &page.meta.doc_path {
             d.add_text(f.doc_path, p);
@@ -110,7 +148,34 @@ fn add_page(
         writer.add_document(d)?;
         n += 1;
     }
+    let mut d = doc!(
+        f.page_key => key,
+        f.kind => KIND_PAGE,
+        f.collection => collection,
+        f.url => page.meta.url.as_str(),
+        f.title => title,
+        f.weighted => page_text,
+        f.page_id => page_id,
+        f.prior => prior,
+    );
+    if let Some(p) = &page.meta.doc_path {
+        d.add_text(f.doc_path, p);
+    }
+    writer.add_document(d)?;
     Ok(n)
+}
+
+/// Number of section documents (page documents not counted).
+pub fn count_sections(index: &Index) -> u64 {
+    let (_, f) = schema::build();
+    let q = tantivy::query::TermQuery::new(
+        Term::from_field_text(f.kind, KIND_SECTION),
+        tantivy::schema::IndexRecordOption::Basic,
+    );
+    index
+        .reader()
+        .and_then(|r| r.searcher().search(&q, &tantivy::collector::Count))
+        .map_or(0, |n| n as u64)
 }
 
 fn link_generation(from: &Path, to: &Path) -> Result<(), IndexError> {
@@ -197,10 +262,7 @@ pub fn update(data: &DataDir, quiet: bool) -> Result<IndexReport, IndexError> {
 
     if !rebuilt && to_write.is_empty() && removed.is_empty() {
         let dir = current.expect("payload came from it");
-        report.sections_total = open_dir(&dir)?
-            .reader()
-            .map(|r| r.searcher().num_docs())
-            .unwrap_or(0);
+        report.sections_total = count_sections(&open_dir(&dir)?);
         report.elapsed_ms = start.elapsed().as_millis() as u64;
         return Ok(report);
     }
@@ -267,10 +329,7 @@ pub fn update(data: &DataDir, quiet: bool) -> Result<IndexReport, IndexError> {
     tracing::debug!("index: merged after {:?}", start.elapsed());
 
     let final_dir = gens.publish(&name, &tmp).map_err(io(&root))?;
-    report.sections_total = open_dir(&final_dir)?
-        .reader()
-        .map(|r| r.searcher().num_docs())
-        .unwrap_or(0);
+    report.sections_total = count_sections(&open_dir(&final_dir)?);
     report.elapsed_ms = start.elapsed().as_millis() as u64;
     Ok(report)
 }

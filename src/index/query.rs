@@ -21,30 +21,92 @@ use super::synonyms::SYNONYMS;
 /// Retrieval features, each switchable so that `make eval` can measure it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Features {
-    /// Field boosts (otherwise all fields weigh the same).
+    /// Headings weigh more than prose (otherwise every word counts the same wherever it is).
     pub boosts: bool,
+    /// A section's page as a whole also matching the question lifts the section.
+    pub pages: bool,
+    /// Page-type priors: the API changelog and generated man pages rarely answer admins.
+    pub priors: bool,
     /// Domain synonyms.
     pub synonyms: bool,
     /// Phrase matching of adjacent words and pasted messages.
     pub phrases: bool,
     /// Exact matching of configuration keys.
     pub keys: bool,
+    /// "How do I …" favours how-to guides, "which key …" favours configuration options.
+    pub intent: bool,
+    /// Sections containing more of the question's words rank higher.
+    pub coverage: bool,
+}
+
+/// What a question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// Steps to do something.
+    HowTo,
+    /// A configuration key or option.
+    ConfigKey,
+    /// Anything else.
+    Other,
+}
+
+/// Reads the intent from the wording of a question.
+pub fn intent_of(question: &str) -> Intent {
+    let q = question.to_lowercase();
+    let has = |w: &[&str]| w.iter().any(|x| q.contains(x));
+    if has(&[
+        "which key",
+        "which config",
+        "which option",
+        "which setting",
+        "what key",
+        "what option",
+        "what setting",
+        "configuration key",
+        "config key",
+        "option controls",
+        "setting controls",
+    ]) {
+        Intent::ConfigKey
+    } else if has(&[
+        "how do i",
+        "how can i",
+        "how to ",
+        "how should i",
+        "how would i",
+        "what steps",
+        "is it possible to",
+        "i want to",
+        "i need to",
+    ]) {
+        Intent::HowTo
+    } else {
+        Intent::Other
+    }
 }
 
 impl Features {
     /// Everything on.
     pub const ALL: Features = Features {
         boosts: true,
+        pages: true,
+        priors: true,
         synonyms: true,
         phrases: true,
         keys: true,
+        intent: true,
+        coverage: true,
     };
-    /// Plain BM25 over all fields.
+    /// Plain BM25 over all the text of a section.
     pub const NONE: Features = Features {
         boosts: false,
+        pages: false,
+        priors: false,
         synonyms: false,
         phrases: false,
         keys: false,
+        intent: false,
+        coverage: false,
     };
 }
 
@@ -85,60 +147,15 @@ pub fn keys_in(question: &str) -> Vec<String> {
         .collect()
 }
 
-struct Weights {
-    heading: f32,
-    section: f32,
-    title: f32,
-    body: f32,
-    code: f32,
-}
-
-impl Weights {
-    fn of(f: Features) -> Weights {
-        if f.boosts {
-            Weights {
-                heading: 2.5,
-                section: 1.2,
-                title: 1.5,
-                body: 1.0,
-                code: 0.6,
-            }
-        } else {
-            Weights {
-                heading: 1.0,
-                section: 1.0,
-                title: 1.0,
-                body: 1.0,
-                code: 1.0,
-            }
-        }
-    }
-}
-
-fn term_in_fields(
-    fields: &Fields,
-    w: &Weights,
-    term: &str,
-    weight: f32,
-) -> Vec<(Occur, Box<dyn Query>)> {
-    let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for (field, b) in [
-        (fields.heading, w.heading),
-        (fields.section, w.section),
-        (fields.title, w.title),
-        (fields.body, w.body),
-        (fields.code, w.code),
-    ] {
-        let q = TermQuery::new(
-            Term::from_field_text(field, term),
-            IndexRecordOption::WithFreqs,
-        );
-        out.push((
-            Occur::Should,
-            Box::new(BoostQuery::new(Box::new(q), b * weight)),
-        ));
-    }
-    out
+fn term(field: Field, term: &str, weight: f32) -> (Occur, Box<dyn Query>) {
+    let q = TermQuery::new(
+        Term::from_field_text(field, term),
+        IndexRecordOption::WithFreqs,
+    );
+    (
+        Occur::Should,
+        Box::new(BoostQuery::new(Box::new(q), weight)),
+    )
 }
 
 fn phrase(
@@ -160,24 +177,58 @@ fn phrase(
     Some((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))))
 }
 
-/// Builds the query for `question`.
-pub fn build(fields: &Fields, question: &str, features: Features) -> Box<dyn Query> {
-    let w = Weights::of(features);
+/// Weight of a word the question did not use but the docs do.
+const SYNONYM_WEIGHT: f32 = 0.5;
+
+/// What the docs call the things a question (as analyzed terms) talks about.
+pub fn synonyms_for(terms: &[String]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (said, written) in SYNONYMS {
+        let said = prose_terms(said);
+        if !said.is_empty() && terms.windows(said.len()).any(|w| w == said.as_slice()) {
+            out.extend(written.iter().copied());
+        }
+    }
+    out
+}
+
+/// The distinct content words of a question, analyzed, each with the single words the docs
+/// use for it: a section covers the word when it contains any of them.
+pub fn content_terms(question: &str, synonyms: bool) -> Vec<Vec<String>> {
+    let mut seen = HashSet::new();
+    prose_terms(&crate::sources::site::extract::normalize_quotes(question))
+        .into_iter()
+        .filter(|t| !is_stop(t) && seen.insert(t.clone()))
+        .map(|t| {
+            let mut group = vec![t.clone()];
+            if synonyms {
+                for alt in synonyms_for(std::slice::from_ref(&t)) {
+                    let alt_terms = prose_terms(alt);
+                    if alt_terms.len() == 1 && !group.contains(&alt_terms[0]) {
+                        group.push(alt_terms[0].clone());
+                    }
+                }
+            }
+            group
+        })
+        .collect()
+}
+
+/// Builds the query for `question` over `field` (the weighted or the flat text field of
+/// sections, or the text of whole pages).
+pub fn build(fields: &Fields, field: Field, question: &str, features: Features) -> Box<dyn Query> {
     let text = crate::sources::site::extract::normalize_quotes(question);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
 
-    // Configuration keys: exact match on the keys a section defines, and as a phrase in prose.
-    let keys = keys_in(&text);
+    // Configuration keys: exact match on the keys a section defines, and as a phrase in text.
     if features.keys {
-        for k in &keys {
+        for k in keys_in(&text) {
             let q = TermQuery::new(
-                Term::from_field_text(fields.keys, k),
+                Term::from_field_text(fields.keys, &k),
                 IndexRecordOption::Basic,
             );
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 6.0))));
-            let kt = prose_terms(k);
-            clauses.extend(phrase(fields.body, &kt, 0, 2.0));
-            clauses.extend(phrase(fields.heading, &kt, 0, 3.0));
+            clauses.extend(phrase(field, &prose_terms(&k), 0, 2.0));
         }
     }
 
@@ -187,50 +238,39 @@ pub fn build(fields: &Fields, question: &str, features: Features) -> Box<dyn Que
     let mut seen = HashSet::new();
     for t in &content {
         if seen.insert(t.clone()) {
-            clauses.extend(term_in_fields(fields, &w, t, 1.0));
+            clauses.push(term(field, t, 1.0));
         }
     }
 
     if features.phrases {
         // Adjacent content words, allowing one stop word between them.
         for pair in content.windows(2) {
-            clauses.extend(phrase(fields.body, pair, 1, 0.8));
-            clauses.extend(phrase(fields.heading, pair, 1, 1.5));
+            clauses.extend(phrase(field, pair, 1, 0.5));
         }
         // Quoted text and pasted messages: the whole run of words.
         for c in QUOTED.captures_iter(&text) {
-            clauses.extend(phrase(fields.body, &prose_terms(&c[1]), 0, 3.0));
+            clauses.extend(phrase(field, &prose_terms(&c[1]), 0, 3.0));
         }
         if all.len() >= 6 && looks_pasted(&text) {
-            clauses.extend(phrase(fields.body, &all, 2, 2.0));
+            clauses.extend(phrase(field, &all, 2, 2.0));
         }
     }
 
     if features.synonyms {
-        let lower = text.to_lowercase();
-        let words: HashSet<&str> = lower
-            .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '.')
-            .collect();
-        for (said, written) in SYNONYMS {
-            if !words.contains(said) {
-                continue;
-            }
-            for alt in *written {
-                let terms = prose_terms(alt);
-                if alt.contains('.') && features.keys {
-                    let q = TermQuery::new(
-                        Term::from_field_text(fields.keys, alt),
-                        IndexRecordOption::Basic,
-                    );
-                    clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 1.5))));
-                } else if terms.len() == 1 {
-                    if !seen.contains(&terms[0]) {
-                        clauses.extend(term_in_fields(fields, &w, &terms[0], 0.4));
-                    }
-                } else {
-                    clauses.extend(phrase(fields.body, &terms, 0, 0.6));
-                    clauses.extend(phrase(fields.heading, &terms, 0, 1.0));
+        for alt in synonyms_for(&all) {
+            let terms = prose_terms(alt);
+            if alt.contains('.') && features.keys {
+                let q = TermQuery::new(
+                    Term::from_field_text(fields.keys, alt),
+                    IndexRecordOption::Basic,
+                );
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 1.5))));
+            } else if terms.len() == 1 {
+                if seen.insert(terms[0].clone()) {
+                    clauses.push(term(field, &terms[0], SYNONYM_WEIGHT));
                 }
+            } else {
+                clauses.extend(phrase(field, &terms, 0, SYNONYM_WEIGHT * 1.5));
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use tantivy::Index;
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
@@ -10,7 +10,12 @@ use tantivy::tokenizer::{
 };
 
 /// Bumped whenever fields or analyzers change; an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// `kind` of a document that is one heading section.
+pub const KIND_SECTION: &str = "section";
+/// `kind` of a document that is a whole page (for page-level evidence).
+pub const KIND_PAGE: &str = "page";
 
 /// English prose: words, lowercased, ASCII-folded, stemmed.
 pub const PROSE: &str = "incus_prose";
@@ -20,28 +25,97 @@ pub const KEY: &str = "incus_key";
 /// Handles to the fields.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
-    /// `<collection>/<file>`: which page a section belongs to (for incremental updates).
+    /// `<collection>/<file>`: which page a document belongs to (for incremental updates).
     pub page_key: Field,
+    /// [`KIND_SECTION`] or [`KIND_PAGE`].
+    pub kind: Field,
     /// `docs` or `local`.
     pub collection: Field,
     /// Canonical URL of the section, with anchor.
     pub url: Field,
     /// Path under `doc/`, when known.
     pub doc_path: Field,
-    /// Page title.
+    /// Page title (stored for display).
     pub title: Field,
     /// The section's own heading.
     pub heading: Field,
-    /// Breadcrumb from the page title down.
+    /// Breadcrumb from the page title down (stored for display).
     pub section: Field,
-    /// Prose of the section.
+    /// Prose of the section (or page).
     pub body: Field,
-    /// Code blocks of the section.
-    pub code: Field,
+    /// Everything, with the heading path repeated so that it weighs more (BM25F-style:
+    /// one field, so a word's rarity is judged over all text).
+    pub weighted: Field,
+    /// Everything once, for measuring what the weighting brings.
+    pub flat: Field,
     /// Configuration keys the section defines.
     pub keys: Field,
     /// Markdown of the section, for display.
     pub markdown: Field,
+    /// Number identifying the page (fast field, to join sections with their page's score).
+    pub page_id: Field,
+    /// Page-type prior (fast field), see [`prior_for`].
+    pub prior: Field,
+    /// What kind of text the section is (fast field), see [`SectionClass`].
+    pub class: Field,
+}
+
+/// What kind of text a section is, following the docs' own layout (how-to guides,
+/// explanations, reference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u64)]
+pub enum SectionClass {
+    /// Anything else (local notes, FAQ, top-level pages).
+    Other = 0,
+    /// A section of a how-to guide or tutorial.
+    HowTo = 1,
+    /// A section that defines a configuration key.
+    ConfigOption = 2,
+}
+
+impl SectionClass {
+    /// Classifies a section by its page path and the keys it defines.
+    pub fn of(doc_path: Option<&str>, defines_keys: bool) -> SectionClass {
+        if defines_keys {
+            return SectionClass::ConfigOption;
+        }
+        match doc_path {
+            Some(p) if p.starts_with("howto/") || p.starts_with("tutorial/") => SectionClass::HowTo,
+            _ => SectionClass::Other,
+        }
+    }
+}
+
+/// Prior of a section that defines `keys`: internal `volatile.*` keys are not for admins to set.
+pub fn key_prior(keys: &[String]) -> f64 {
+    if !keys.is_empty() && keys.iter().all(|k| k.starts_with("volatile.")) {
+        0.5
+    } else {
+        1.0
+    }
+}
+
+/// The number that identifies a page in the `page_id` fast field.
+pub fn page_id(page_key: &str) -> u64 {
+    // FNV-1a: stable across builds and runs.
+    page_key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// How likely a page of this type answers an admin's question. The API changelog lists every
+/// feature in a line; generated man pages and contributor docs repeat words without answering.
+pub fn prior_for(doc_path: Option<&str>) -> f64 {
+    let Some(p) = doc_path else { return 1.0 };
+    if p == "api-extensions.md" {
+        0.5
+    } else if p.starts_with("contributing") || p == "doc-cheat-sheet.md" {
+        0.6
+    } else if p.starts_with("reference/manpages/") || p.starts_with("rest-api") || p == "api.md" {
+        0.75
+    } else {
+        1.0
+    }
 }
 
 fn prose(stored: bool) -> TextOptions {
@@ -65,16 +139,21 @@ pub fn build() -> (Schema, Fields) {
         .set_stored();
     let fields = Fields {
         page_key: b.add_text_field("page_key", STRING | STORED),
+        kind: b.add_text_field("kind", STRING),
         collection: b.add_text_field("collection", STRING | STORED),
         url: b.add_text_field("url", STORED),
         doc_path: b.add_text_field("doc_path", STRING | STORED),
-        title: b.add_text_field("title", prose(true)),
+        title: b.add_text_field("title", STORED),
         heading: b.add_text_field("heading", prose(false)),
-        section: b.add_text_field("section", prose(true)),
+        section: b.add_text_field("section", STORED),
         body: b.add_text_field("body", prose(false)),
-        code: b.add_text_field("code", prose(false)),
+        weighted: b.add_text_field("weighted", prose(false)),
+        flat: b.add_text_field("flat", prose(false)),
         keys: b.add_text_field("keys", keys),
         markdown: b.add_text_field("markdown", STORED),
+        page_id: b.add_u64_field("page_id", FAST),
+        prior: b.add_f64_field("prior", FAST),
+        class: b.add_u64_field("class", FAST),
     };
     (b.build(), fields)
 }

@@ -1,17 +1,35 @@
 //! Searching the index: ranked heading sections.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocId, DocSet, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term,
+};
 
 use super::IndexError;
 use super::build::{current_dir, open_dir};
+use super::query::Intent;
 use super::query::{self, Features};
-use super::schema::{self, Fields};
+use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SectionClass};
+
+/// Pages whose outline (title and headings) match can lift their sections.
+const PAGES_CONSIDERED: usize = 30;
+/// How much the best-matching page lifts its sections (×(1 + this)).
+const PAGE_WEIGHT: f32 = 0.4;
+/// Candidates re-ranked by how much of the question they cover.
+const COVERAGE_CANDIDATES: usize = 50;
+/// How strongly coverage counts: score × share-of-words-covered ^ this.
+const COVERAGE_EXPONENT: f32 = 0.5;
+/// Lift of sections that fit what the question asks for (a how-to for "how do I").
+const INTENT_BOOST: f32 = 1.3;
+/// Lift of configuration-option sections when the question asks which key or option to use.
+const KEY_INTENT_BOOST: f32 = 1.6;
 
 /// Which collection to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -49,7 +67,6 @@ pub struct Hit {
 
 /// An open index, ready for many searches.
 pub struct Searcher {
-    index: Index,
     reader: IndexReader,
     fields: Fields,
 }
@@ -74,16 +91,7 @@ impl Searcher {
                 detail: e.to_string(),
             })?;
         let (_, fields) = schema::build();
-        Ok(Searcher {
-            index,
-            reader,
-            fields,
-        })
-    }
-
-    /// Number of sections.
-    pub fn num_sections(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        Ok(Searcher { reader, fields })
     }
 
     /// Searches `question` with all retrieval features.
@@ -105,31 +113,95 @@ impl Searcher {
         features: Features,
     ) -> Result<Vec<Hit>, IndexError> {
         let f = &self.fields;
-        let mut q = query::build(f, question, features);
-        let only = match collection {
-            Collection::Docs => Some("docs"),
-            Collection::Local => Some("local"),
-            Collection::All => None,
-        };
-        if let Some(c) = only {
-            let filter = TermQuery::new(
-                Term::from_field_text(f.collection, c),
-                IndexRecordOption::Basic,
-            );
-            let filter: Box<dyn Query> = Box::new(ConstScoreQuery::new(Box::new(filter), 0.0));
-            q = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, q),
-                (Occur::Must, filter),
-            ]));
-        }
         let searcher = self.reader.searcher();
         let err = |e: tantivy::TantivyError| IndexError::Tantivy {
             path: Default::default(),
             detail: e.to_string(),
         };
-        let top = searcher
-            .search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())
-            .map_err(err)?;
+        let field = if features.boosts { f.weighted } else { f.flat };
+        let section_q = self.restrict(
+            query::build(f, field, question, features),
+            KIND_SECTION,
+            collection,
+        );
+
+        // How well each page as a whole matches, relative to the best page.
+        let mut page_scores: HashMap<u64, f32> = HashMap::new();
+        if features.pages {
+            let page_features = Features {
+                keys: false,
+                ..features
+            };
+            let page_q = self.restrict(
+                query::build(f, f.weighted, question, page_features),
+                KIND_PAGE,
+                collection,
+            );
+            let pages = searcher
+                .search(
+                    &page_q,
+                    &TopDocs::with_limit(PAGES_CONSIDERED).order_by_score(),
+                )
+                .map_err(err)?;
+            let best = pages
+                .first()
+                .map_or(1.0, |(s, _)| *s)
+                .max(f32::MIN_POSITIVE);
+            for (score, addr) in pages {
+                let ids = searcher
+                    .segment_reader(addr.segment_ord)
+                    .fast_fields()
+                    .u64("page_id")
+                    .map_err(err)?
+                    .first_or_default_col(0);
+                page_scores.insert(ids.get_val(addr.doc_id), score / best);
+            }
+        }
+        let page_scores = Arc::new(page_scores);
+        let use_priors = features.priors;
+        let intent = if features.intent {
+            query::intent_of(question)
+        } else {
+            Intent::Other
+        };
+        let collector =
+            TopDocs::with_limit(limit.max(1)).tweak_score(move |segment: &SegmentReader| {
+                let ff = segment.fast_fields();
+                let ids = ff.u64("page_id").map(|c| c.first_or_default_col(0)).ok();
+                let priors = ff.f64("prior").map(|c| c.first_or_default_col(1.0)).ok();
+                let classes = ff.u64("class").map(|c| c.first_or_default_col(0)).ok();
+                let page_scores = page_scores.clone();
+                move |doc: DocId, score: Score| {
+                    let page = ids
+                        .as_ref()
+                        .and_then(|c| page_scores.get(&c.get_val(doc)))
+                        .copied()
+                        .unwrap_or(0.0);
+                    let prior = match (&priors, use_priors) {
+                        (Some(p), true) => p.get_val(doc) as f32,
+                        _ => 1.0,
+                    };
+                    let class = classes.as_ref().map_or(0, |c| c.get_val(doc));
+                    let intent_boost = match intent {
+                        Intent::HowTo if class == SectionClass::HowTo as u64 => INTENT_BOOST,
+                        Intent::ConfigKey if class == SectionClass::ConfigOption as u64 => {
+                            KEY_INTENT_BOOST
+                        }
+                        _ => 1.0,
+                    };
+                    score * (1.0 + PAGE_WEIGHT * page) * prior * intent_boost
+                }
+            });
+        let mut top = searcher.search(&section_q, &collector).map_err(err)?;
+        if features.coverage {
+            let terms = query::content_terms(question, false);
+            let covered = coverage(&searcher, field, &terms, &top).map_err(err)?;
+            for ((score, _), c) in top.iter_mut().zip(covered) {
+                *score *= c.powf(COVERAGE_EXPONENT);
+            }
+            top.sort_by(|a, b| b.0.total_cmp(&a.0));
+            top.truncate(limit.max(1));
+        }
         let mut hits = Vec::with_capacity(top.len());
         for (i, (score, addr)) in top.into_iter().enumerate() {
             let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
@@ -151,7 +223,68 @@ impl Searcher {
                 text: text(f.markdown),
             });
         }
-        let _ = &self.index;
         Ok(hits)
     }
+
+    #[allow(clippy::unused_self)]
+    fn restrict(&self, q: Box<dyn Query>, kind: &str, collection: Collection) -> Box<dyn Query> {
+        let f = &self.fields;
+        let exact = |field, value: &str| -> Box<dyn Query> {
+            let t = TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            );
+            Box::new(ConstScoreQuery::new(Box::new(t), 0.0))
+        };
+        let mut clauses = vec![(Occur::Must, q), (Occur::Must, exact(f.kind, kind))];
+        match collection {
+            Collection::Docs => clauses.push((Occur::Must, exact(f.collection, "docs"))),
+            Collection::Local => clauses.push((Occur::Must, exact(f.collection, "local"))),
+            Collection::All => {}
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+}
+
+/// For each hit, the share of the question's words (each a group of a word and its
+/// synonyms) that occur in its `field`.
+fn coverage(
+    searcher: &tantivy::Searcher,
+    field: tantivy::schema::Field,
+    words: &[Vec<String>],
+    hits: &[(Score, tantivy::DocAddress)],
+) -> tantivy::Result<Vec<f32>> {
+    if words.is_empty() {
+        return Ok(vec![1.0; hits.len()]);
+    }
+    let mut by_segment: HashMap<u32, Vec<(DocId, usize)>> = HashMap::new();
+    for (i, (_, addr)) in hits.iter().enumerate() {
+        by_segment
+            .entry(addr.segment_ord)
+            .or_default()
+            .push((addr.doc_id, i));
+    }
+    let mut covered = vec![vec![false; words.len()]; hits.len()];
+    for (seg, mut docs) in by_segment {
+        docs.sort_unstable();
+        let inverted = searcher.segment_reader(seg).inverted_index(field)?;
+        for (w, group) in words.iter().enumerate() {
+            for t in group {
+                let term = Term::from_field_text(field, t);
+                let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
+                else {
+                    continue;
+                };
+                for &(doc, i) in &docs {
+                    if postings.doc() <= doc && postings.seek(doc) == doc {
+                        covered[i][w] = true;
+                    }
+                }
+            }
+        }
+    }
+    Ok(covered
+        .into_iter()
+        .map(|c| c.iter().filter(|x| **x).count() as f32 / words.len() as f32)
+        .collect())
 }

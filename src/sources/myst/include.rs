@@ -51,9 +51,18 @@ pub fn expand(tree: &DocTree, file: &str, text: &str) -> Result<String, MystErro
 fn expand_at(tree: &DocTree, file: &str, text: &str, depth: usize) -> Result<String, MystError> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = String::with_capacity(text.len());
+    // Open directive fences around the current line: their closing lines are not code fences.
+    let mut open: Vec<Fence> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
+        if open.last().is_some_and(|f| f.closed_by(line)) {
+            open.pop();
+            out.push_str(line);
+            out.push('\n');
+            i += 1;
+            continue;
+        }
         let Some(f) = Fence::parse(line) else {
             out.push_str(line);
             out.push('\n');
@@ -79,6 +88,7 @@ fn expand_at(tree: &DocTree, file: &str, text: &str, depth: usize) -> Result<Str
             }
             Some(_) => {
                 // Another directive: its body is MyST and may hold includes itself.
+                open.push(f.clone());
                 out.push_str(line);
                 out.push('\n');
                 i += 1;
@@ -186,6 +196,17 @@ mod tests {
         let (_d, t) = tree();
         let out = expand(&t, "index.md", "```{include} ../README.md\n```\n").unwrap();
         assert_eq!(out, "Repo readme.\n");
+    }
+
+    #[test]
+    fn includes_after_a_closed_directive_are_expanded() {
+        let (_d, t) = tree();
+        let src = "```{note}\nx\n```\n```{include} ../README.md\n```\n````\n```{include} nope.md\n```\n````\n";
+        let out = expand(&t, "index.md", src).unwrap();
+        assert!(
+            out.starts_with("```{note}\nx\n```\nRepo readme.\n````\n```{include} nope.md"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -1,0 +1,242 @@
+//! `make eval`: retrieval quality on `../shared/eval/dev.jsonl` (recall@5, MRR@10, phrase@5),
+//! with the index built once from the HTML site (served on 127.0.0.1 under /incus/docs/main/)
+//! and once from the MyST markdown, for each retrieval feature switched on in turn.
+//!
+//! Usage: cargo run --release --example eval -- [--shared DIR] [--questions FILE] [--show-misses]
+//! Exits 1 when the full configuration misses the targets (recall@5 >= 0.95, MRR@10 >= 0.85).
+
+#[path = "../tests/support/http.rs"]
+mod http;
+
+use std::path::{Path, PathBuf};
+
+use incus_ai::config::CrawlConfig;
+use incus_ai::index::{Collection, Features, Searcher, build};
+use incus_ai::mirror::{self, MirrorOptions};
+use incus_ai::paths::DataDir;
+use incus_ai::sources::{FetchContext, Source};
+use serde::Deserialize;
+
+const BASE: &str = "https://linuxcontainers.org/incus/docs/main/";
+
+#[derive(Deserialize)]
+struct Question {
+    id: String,
+    question: String,
+    relevant: Vec<String>,
+    must_contain: Vec<String>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Score {
+    recall5: f64,
+    mrr10: f64,
+    phrase5: f64,
+    page_recall5: f64,
+    page_mrr10: f64,
+}
+
+fn norm(s: &str) -> String {
+    let s = s
+        .replace(['\u{2019}', '\u{2018}'], "'")
+        .replace(['\u{201c}', '\u{201d}'], "\"");
+    let mut out = String::new();
+    let mut esc = false;
+    for c in s.chars() {
+        if c == '\\' && !esc {
+            esc = true;
+            continue;
+        }
+        esc = false;
+        if c != '`' && c != '*' {
+            out.push(c);
+        }
+    }
+    out.to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn score(searcher: &Searcher, qs: &[Question], features: Features, show_misses: bool) -> Score {
+    let mut s = Score::default();
+    for q in qs {
+        let hits = searcher
+            .search_with(&q.question, Collection::Docs, 10, features)
+            .expect("search");
+        let pages: Vec<String> = hits
+            .iter()
+            .map(|h| h.doc_path.clone().unwrap_or_default())
+            .collect();
+        let is_hit = |p: &String| q.relevant.contains(p);
+        if pages.iter().take(5).any(is_hit) {
+            s.recall5 += 1.0;
+        } else if show_misses {
+            println!(
+                "  miss {}: {} -> {:?}",
+                q.id,
+                q.question,
+                &pages[..pages.len().min(5)]
+            );
+        }
+        if let Some(i) = pages.iter().position(is_hit) {
+            s.mrr10 += 1.0 / (i + 1) as f64;
+        }
+        let phrase = hits.iter().take(5).any(|h| {
+            is_hit(&h.doc_path.clone().unwrap_or_default())
+                && q.must_contain
+                    .iter()
+                    .any(|m| norm(&h.text).contains(&norm(m)))
+        });
+        s.phrase5 += f64::from(u8::from(phrase));
+        let mut dedup: Vec<&String> = Vec::new();
+        for p in &pages {
+            if !dedup.contains(&p) {
+                dedup.push(p);
+            }
+        }
+        if dedup.iter().take(5).any(|p| is_hit(p)) {
+            s.page_recall5 += 1.0;
+        }
+        if let Some(i) = dedup.iter().position(|p| is_hit(p)) {
+            s.page_mrr10 += 1.0 / (i + 1) as f64;
+        }
+    }
+    let n = qs.len() as f64;
+    Score {
+        recall5: s.recall5 / n,
+        mrr10: s.mrr10 / n,
+        phrase5: s.phrase5 / n,
+        page_recall5: s.page_recall5 / n,
+        page_mrr10: s.page_mrr10 / n,
+    }
+}
+
+/// A source-tree layout for the markdown: `doc/` plus the repository files pages include.
+fn source_tree(shared: &Path, into: &Path) -> PathBuf {
+    let docs = shared.join("incus-docs");
+    let root = into.join("incus");
+    std::fs::create_dir_all(&root).unwrap();
+    let link = |from: PathBuf, to: &str| {
+        let dest = root.join(to);
+        if let Some(p) = dest.parent() {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        let _ = std::fs::remove_file(&dest);
+        std::os::unix::fs::symlink(from, dest).unwrap();
+    };
+    link(docs.join("src"), "doc");
+    for f in ["README.md", "SECURITY.md", "CONTRIBUTING.md", "internal"] {
+        link(docs.join("repo-root").join(f), f);
+    }
+    root
+}
+
+async fn build_index(source: Source, data: &DataDir) -> (u64, u64) {
+    let opts = MirrorOptions {
+        docs_sources: vec![source],
+        fallback: None,
+        local_dirs: vec![],
+        server_version: None,
+        ctx: FetchContext {
+            crawl: CrawlConfig::default(),
+            canonical_base: BASE.into(),
+            cache_dir: data.cache(),
+        },
+        quiet: true,
+    };
+    let reports = mirror::run(data, &opts).await;
+    if let Some(e) = reports.iter().find_map(|r| r.error.clone()) {
+        panic!("mirror failed: {e}");
+    }
+    let r = build::update(data, true).expect("index");
+    (r.pages_total as u64, r.sections_total)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let shared = PathBuf::from(
+        arg("--shared").unwrap_or_else(|| format!("{}/../shared", env!("CARGO_MANIFEST_DIR"))),
+    );
+    let questions = PathBuf::from(
+        arg("--questions").unwrap_or_else(|| shared.join("eval/dev.jsonl").display().to_string()),
+    );
+    let show_misses = args.iter().any(|a| a == "--show-misses");
+    let qs: Vec<Question> = std::fs::read_to_string(&questions)
+        .unwrap_or_else(|e| panic!("{}: {e}", questions.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("question line"))
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+
+    let server =
+        http::Server::serve_dir(&shared.join("incus-docs/html"), "/incus/docs/main/").await;
+    let html_data = DataDir::new(tmp.path().join("html"));
+    let site = Source::parse(&server.url("/incus/docs/main/")).unwrap();
+    let (hp, hs) = build_index(site, &html_data).await;
+
+    let md_data = DataDir::new(tmp.path().join("md"));
+    let tree = source_tree(&shared, tmp.path());
+    let (mp, ms) = build_index(Source::Dir(tree), &md_data).await;
+
+    println!("eval on {} ({} questions)", questions.display(), qs.len());
+    println!(
+        "index from HTML: {hp} pages, {hs} sections; from markdown: {mp} pages, {ms} sections\n"
+    );
+    let none = Features::NONE;
+    let all = Features::ALL;
+    #[rustfmt::skip]
+    let configs = [
+        ("BM25 only", none),
+        ("+ heading weight", Features { boosts: true, ..none }),
+        ("+ page evidence", Features { boosts: true, pages: true, ..none }),
+        ("+ page priors", Features { boosts: true, pages: true, priors: true, ..none }),
+        ("+ key matching", Features { synonyms: false, phrases: false, intent: false, coverage: false, ..all }),
+        ("+ phrases", Features { synonyms: false, intent: false, coverage: false, ..all }),
+        ("+ synonyms", Features { intent: false, coverage: false, ..all }),
+        ("+ intent", Features { coverage: false, ..all }),
+        ("+ coverage (all)", all),
+        ("all but headings", Features { boosts: false, ..all }),
+        ("all but pages", Features { pages: false, ..all }),
+        ("all but priors", Features { priors: false, ..all }),
+        ("all but keys", Features { keys: false, ..all }),
+        ("all but phrases", Features { phrases: false, ..all }),
+        ("all but synonyms", Features { synonyms: false, ..all }),
+        ("all but intent", Features { intent: false, ..all }),
+        ("all but coverage", Features { coverage: false, ..all }),
+    ];
+    println!(
+        "{:<9} {:<18} {:>9} {:>7} {:>9} {:>14} {:>12}",
+        "source", "configuration", "recall@5", "MRR@10", "phrase@5", "page-recall@5", "page-MRR@10"
+    );
+    let mut ok = true;
+    for (name, data) in [("html", &html_data), ("markdown", &md_data)] {
+        let searcher = Searcher::open(&data.index()).expect("open index");
+        for (label, f) in configs {
+            let last = label == "+ coverage (all)";
+            let s = score(&searcher, &qs, f, show_misses && last);
+            println!(
+                "{:<9} {:<18} {:>9.3} {:>7.3} {:>9.3} {:>14.3} {:>12.3}",
+                name, label, s.recall5, s.mrr10, s.phrase5, s.page_recall5, s.page_mrr10
+            );
+            if last && (s.recall5 < 0.95 || s.mrr10 < 0.85) {
+                ok = false;
+            }
+        }
+    }
+    println!(
+        "\ntargets: recall@5 >= 0.95 and MRR@10 >= 0.85 for both sources (reference: page-level BM25 0.85 / 0.67)"
+    );
+    if !ok {
+        println!("BELOW TARGET");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,261 @@
+//! A real HTTP/1.1 server on 127.0.0.1 for tests, eval and bench: serves a folder (with
+//! ETag / Last-Modified and 304s) or answers from a handler that can misbehave on purpose.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A request as the handler sees it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+}
+
+/// What to answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Wait this long before answering.
+    pub delay: Duration,
+    /// Close the connection after sending this many body bytes (a cut-off answer).
+    pub cut_after: Option<usize>,
+}
+
+impl Response {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Response {
+            status,
+            headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+            body: body.into(),
+            delay: Duration::ZERO,
+            cut_after: None,
+        }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn delay(mut self, d: Duration) -> Self {
+        self.delay = d;
+        self
+    }
+    pub fn redirect(to: &str) -> Self {
+        Response::new(302, "").header("Location", to)
+    }
+}
+
+pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// A running server; stops when dropped.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub requests: Arc<AtomicUsize>,
+    pub log: Arc<Mutex<Vec<Request>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Starts a server on an ephemeral loopback port.
+    pub async fn start(handler: Handler) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (r2, l2) = (requests.clone(), log.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (handler, requests, log) = (handler.clone(), r2.clone(), l2.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let Some(req) = read_request(&mut sock).await else {
+                            return;
+                        };
+                        requests.fetch_add(1, Ordering::SeqCst);
+                        log.lock().unwrap().push(req.clone());
+                        let resp = handler(&req);
+                        if !resp.delay.is_zero() {
+                            tokio::time::sleep(resp.delay).await;
+                        }
+                        if write_response(&mut sock, &req, &resp).await.is_err()
+                            || resp.cut_after.is_some()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Server {
+            addr,
+            requests,
+            log,
+            task,
+        }
+    }
+
+    /// Serves `dir` under the URL prefix `prefix` (e.g. `/incus/docs/main/`).
+    pub async fn serve_dir(dir: &Path, prefix: &str) -> Server {
+        let files = StaticFiles {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+        };
+        Server::start(Arc::new(move |r: &Request| files.answer(r))).await
+    }
+}
+
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let mut lines = head.lines();
+            let first = lines.next()?;
+            let mut parts = first.split_whitespace();
+            let method = parts.next()?.to_string();
+            let path = parts.next()?.to_string();
+            let headers = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .collect();
+            return Some(Request {
+                method,
+                path,
+                headers,
+            });
+        }
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn write_response(
+    sock: &mut tokio::net::TcpStream,
+    req: &Request,
+    resp: &Response,
+) -> std::io::Result<()> {
+    let reason = match resp.status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        _ => "Status",
+    };
+    let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason);
+    for (k, v) in &resp.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", resp.body.len()));
+    sock.write_all(head.as_bytes()).await?;
+    if req.method != "HEAD" && resp.status != 304 {
+        match resp.cut_after {
+            Some(n) => sock.write_all(&resp.body[..n.min(resp.body.len())]).await?,
+            None => sock.write_all(&resp.body).await?,
+        }
+    }
+    sock.flush().await
+}
+
+/// Static files with validators, like a plain web server.
+pub struct StaticFiles {
+    pub dir: PathBuf,
+    pub prefix: String,
+}
+
+impl StaticFiles {
+    pub fn answer(&self, r: &Request) -> Response {
+        let path = r.path.split(['?', '#']).next().unwrap_or("");
+        let Some(rel) = path.strip_prefix(&self.prefix) else {
+            return Response::new(404, "not found");
+        };
+        if rel.split('/').any(|c| c == "..") {
+            return Response::new(404, "not found");
+        }
+        let mut file = self.dir.join(rel);
+        if file.is_dir() {
+            if !path.ends_with('/') {
+                return Response::redirect(&format!("{path}/"));
+            }
+            file = file.join("index.html");
+        }
+        let Ok(meta) = std::fs::metadata(&file) else {
+            return Response::new(404, "not found");
+        };
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        let etag = format!("\"{:x}-{:x}\"", mtime, meta.len());
+        let last_modified = httpdate(mtime);
+        if r.headers.get("if-none-match") == Some(&etag) {
+            return Response::new(304, "").header("ETag", &etag);
+        }
+        let body = std::fs::read(&file).unwrap_or_default();
+        let ctype = match file.extension().and_then(|e| e.to_str()) {
+            Some("html") => "text/html; charset=utf-8",
+            Some("css") => "text/css",
+            Some("js") => "application/javascript",
+            Some("txt") => "text/plain; charset=utf-8",
+            _ => "application/octet-stream",
+        };
+        Response::new(200, body)
+            .header("Content-Type", ctype)
+            .header("ETag", &etag)
+            .header("Last-Modified", &last_modified)
+    }
+}
+
+/// RFC 7231 date for a Unix time.
+pub fn httpdate(secs: u64) -> String {
+    let days = secs / 86400;
+    let (h, m, s) = ((secs % 86400) / 3600, (secs % 3600) / 60, secs % 60);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    // civil from days (Howard Hinnant)
+    let z = days as i64 + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(mo - 1) as usize];
+    format!("{weekday}, {d:02} {month} {y} {h:02}:{m:02}:{s:02} GMT")
+}
