@@ -53,7 +53,7 @@ pub struct DocsConfig {
     /// Sources of the `docs` collection: docs site URLs, `.tar.gz` URLs of the Incus source tree,
     /// or local directories of markdown.
     pub sources: Vec<String>,
-    /// Docs used when a docs site cannot be reached (the installed package's docs).
+    /// Docs used when a docs site cannot be reached (the installed package's docs); `""` for none.
     pub fallback: Option<String>,
     /// Pick the docs matching the reachable Incus server's version (`6.0.x` → `stable-6.0`).
     pub match_server_version: bool,

@@ -53,11 +53,12 @@ impl Generations {
         out
     }
 
-    /// Starts a new generation: removes what interrupted runs left, returns the new
-    /// generation's name and its temporary folder (not created).
-    pub fn begin(&self) -> std::io::Result<(String, PathBuf)> {
-        std::fs::create_dir_all(&self.root)?;
-        for e in std::fs::read_dir(&self.root)?.flatten() {
+    /// Removes the temporary folders that interrupted runs left.
+    pub fn clean(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return;
+        };
+        for e in entries.flatten() {
             if e.file_name().to_string_lossy().ends_with(".tmp") {
                 let p = e.path();
                 let _ = if p.is_dir() {
@@ -67,6 +68,13 @@ impl Generations {
                 };
             }
         }
+    }
+
+    /// Starts a new generation: cleans up, returns the new generation's name and its
+    /// temporary folder (not created yet).
+    pub fn begin(&self) -> std::io::Result<(String, PathBuf)> {
+        std::fs::create_dir_all(&self.root)?;
+        self.clean();
         let next = self.list().last().map_or(1, |(n, _)| n + 1);
         let name = format!("gen-{next:06}");
         let tmp = self.root.join(format!("{name}.tmp"));

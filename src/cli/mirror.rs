@@ -58,7 +58,12 @@ pub async fn options(
     };
     Ok(MirrorOptions {
         docs_sources,
-        fallback: cfg.docs.fallback.as_ref().map(PathBuf::from),
+        fallback: cfg
+            .docs
+            .fallback
+            .as_ref()
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from),
         local_dirs,
         server_version,
         ctx: FetchContext {
@@ -102,6 +107,13 @@ pub fn print_reports(reports: &[CollectionReport]) {
             if let Some(n) = &s.note {
                 println!("  note: {n}");
             }
+        }
+        if !r.broken_links.is_empty() {
+            println!(
+                "  note: {} broken link(s) on the site skipped, e.g. {}",
+                r.broken_links.len(),
+                r.broken_links[0]
+            );
         }
     }
 }

@@ -198,6 +198,7 @@ pub fn update(data: &DataDir, quiet: bool) -> Result<IndexReport, IndexError> {
     let start = Instant::now();
     let root = data.index();
     let gens = Generations::new(&root);
+    gens.clean();
 
     // What the mirror holds now: `<collection>/<file>` → (collection's generation, file).
     let mut generations: Vec<(&str, Generation)> = Vec::new();

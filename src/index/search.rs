@@ -164,8 +164,13 @@ impl Searcher {
         } else {
             Intent::Other
         };
+        let candidates = if features.coverage {
+            limit.max(COVERAGE_CANDIDATES)
+        } else {
+            limit.max(1)
+        };
         let collector =
-            TopDocs::with_limit(limit.max(1)).tweak_score(move |segment: &SegmentReader| {
+            TopDocs::with_limit(candidates).tweak_score(move |segment: &SegmentReader| {
                 let ff = segment.fast_fields();
                 let ids = ff.u64("page_id").map(|c| c.first_or_default_col(0)).ok();
                 let priors = ff.f64("prior").map(|c| c.first_or_default_col(1.0)).ok();

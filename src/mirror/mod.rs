@@ -65,6 +65,9 @@ pub struct CollectionReport {
     pub requests: usize,
     /// 304 answers.
     pub not_modified: usize,
+    /// Linked pages that do not exist on the site (skipped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub broken_links: Vec<String>,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
     /// The error, when the collection could not be mirrored (the last good mirror stays).
@@ -111,23 +114,20 @@ fn known_pages(generation: Option<&store::Generation>, used: &str) -> HashMap<St
     out
 }
 
+#[derive(Default)]
 struct Gathered {
     pages: Vec<(usize, SourcePage)>,
     sources: Vec<SourceRecord>,
     requests: usize,
     not_modified: usize,
+    broken_links: Vec<String>,
 }
 
 async fn gather_docs(
     opts: &MirrorOptions,
     current: Option<&store::Generation>,
 ) -> Result<Gathered, SourceError> {
-    let mut g = Gathered {
-        pages: Vec::new(),
-        sources: Vec::new(),
-        requests: 0,
-        not_modified: 0,
-    };
+    let mut g = Gathered::default();
     for source in &opts.docs_sources {
         let mut used = source.clone();
         let mut note = None;
@@ -171,18 +171,14 @@ async fn gather_docs(
         });
         g.requests += fetched.requests;
         g.not_modified += fetched.not_modified;
+        g.broken_links.extend(fetched.broken_links);
         g.pages.extend(fetched.pages.into_iter().map(|p| (idx, p)));
     }
     Ok(g)
 }
 
 fn gather_local(data: &DataDir, opts: &MirrorOptions) -> Result<Gathered, SourceError> {
-    let mut g = Gathered {
-        pages: Vec::new(),
-        sources: Vec::new(),
-        requests: 0,
-        not_modified: 0,
-    };
+    let mut g = Gathered::default();
     let own = data.notes();
     let mut dirs = vec![(own.clone(), "incus-ai".to_string(), true)];
     let mut used_prefixes = vec!["incus-ai".to_string()];
@@ -240,6 +236,7 @@ pub async fn run(data: &DataDir, opts: &MirrorOptions) -> Vec<CollectionReport> 
                 changes,
                 requests: g.requests,
                 not_modified: g.not_modified,
+                broken_links: g.broken_links,
                 elapsed_ms,
                 error: None,
             },
@@ -254,6 +251,7 @@ pub async fn run(data: &DataDir, opts: &MirrorOptions) -> Vec<CollectionReport> 
                 changes: Changes::default(),
                 requests: 0,
                 not_modified: 0,
+                broken_links: Vec::new(),
                 elapsed_ms,
                 error: Some(e.to_string()),
             },

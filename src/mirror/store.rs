@@ -163,6 +163,7 @@ impl Store {
         pages: Vec<(usize, SourcePage)>,
         sources: Vec<SourceRecord>,
     ) -> Result<Changes, StoreError> {
+        self.gens().clean();
         let old = self.current()?;
         let mut manifest = Manifest {
             created: std::time::SystemTime::now()

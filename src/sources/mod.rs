@@ -90,6 +90,8 @@ pub enum SourceError {
         /// What failed.
         #[source]
         error: FetchError,
+        /// The start page could not be reached at all (the site is down, not broken).
+        unreachable: bool,
     },
     /// A markdown tree failed.
     #[error("{source_name}: {error}")]
@@ -119,7 +121,13 @@ pub enum SourceError {
 impl SourceError {
     /// True when a site could not be reached at all.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, SourceError::Site { error, .. } if error.is_unreachable())
+        matches!(
+            self,
+            SourceError::Site {
+                unreachable: true,
+                ..
+            }
+        )
     }
 }
 
@@ -159,6 +167,8 @@ pub struct Fetched {
     pub requests: usize,
     /// Pages the site answered with 304 Not Modified.
     pub not_modified: usize,
+    /// Linked pages that do not exist (skipped).
+    pub broken_links: Vec<String>,
 }
 
 /// Settings shared by all sources of one run.
@@ -212,10 +222,12 @@ pub async fn fetch_docs(
                 .await
                 .map_err(|error| SourceError::Site {
                     source_name: name,
+                    unreachable: error.is_unreachable() && error.url() == start.as_str(),
                     error,
                 })?;
             let mut out = Fetched {
                 requests: crawl.requests,
+                broken_links: crawl.broken_links,
                 ..Fetched::default()
             };
             let root = site::crawl::scope_of(start);

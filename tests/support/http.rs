@@ -121,6 +121,49 @@ impl Server {
         }
     }
 
+    /// Starts a server on a unix socket at `path` (an Incus daemon's socket, say).
+    pub async fn start_unix(path: &Path, handler: Handler) -> Server {
+        let _ = std::fs::remove_file(path);
+        let listener = tokio::net::UnixListener::bind(path).expect("bind unix socket");
+        let requests = Arc::new(AtomicUsize::new(0));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (r2, l2) = (requests.clone(), log.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (handler, requests, log) = (handler.clone(), r2.clone(), l2.clone());
+                tokio::spawn(async move {
+                    while let Some(req) = read_request(&mut sock).await {
+                        requests.fetch_add(1, Ordering::SeqCst);
+                        log.lock().unwrap().push(req.clone());
+                        let resp = handler(&req);
+                        if write_response(&mut sock, &req, &resp).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Server {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            requests,
+            log,
+            task,
+        }
+    }
+
+    /// Paths requested so far.
+    pub fn paths(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect()
+    }
+
     /// Serves `dir` under the URL prefix `prefix` (e.g. `/incus/docs/main/`).
     pub async fn serve_dir(dir: &Path, prefix: &str) -> Server {
         let files = StaticFiles {
@@ -131,7 +174,7 @@ impl Server {
     }
 }
 
-async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
+async fn read_request<S: tokio::io::AsyncRead + Unpin>(sock: &mut S) -> Option<Request> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -160,8 +203,8 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
     }
 }
 
-async fn write_response(
-    sock: &mut tokio::net::TcpStream,
+async fn write_response<S: tokio::io::AsyncWrite + Unpin>(
+    sock: &mut S,
     req: &Request,
     resp: &Response,
 ) -> std::io::Result<()> {

@@ -56,6 +56,61 @@ impl Fence {
     }
 }
 
+/// What a line is, seen in document order by a [`FenceTracker`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// Prose (possibly inside a directive, whose body is MyST).
+    Text,
+    /// Opens a directive.
+    DirectiveOpen(Fence),
+    /// Closes the innermost open directive.
+    DirectiveClose,
+    /// Opens a code block.
+    CodeOpen(Fence),
+    /// Inside a code block, or its closing fence.
+    Code,
+}
+
+/// Follows nesting of directive and code fences line by line, so that a directive's closing
+/// fence is never mistaken for the start of a code block.
+#[derive(Debug, Default)]
+pub struct FenceTracker {
+    directives: Vec<Fence>,
+    code: Option<Fence>,
+}
+
+impl FenceTracker {
+    /// Classifies the next line.
+    pub fn feed(&mut self, line: &str) -> LineKind {
+        if let Some(c) = &self.code {
+            if c.closed_by(line) {
+                self.code = None;
+            }
+            return LineKind::Code;
+        }
+        if self.directives.last().is_some_and(|d| d.closed_by(line)) {
+            self.directives.pop();
+            return LineKind::DirectiveClose;
+        }
+        match Fence::parse(line) {
+            Some(f) if f.directive().is_some() => {
+                self.directives.push(f.clone());
+                LineKind::DirectiveOpen(f)
+            }
+            Some(f) => {
+                self.code = Some(f.clone());
+                LineKind::CodeOpen(f)
+            }
+            None => LineKind::Text,
+        }
+    }
+
+    /// Forgets the innermost directive, whose body and closing fence the caller consumed.
+    pub fn leave_directive(&mut self) {
+        self.directives.pop();
+    }
+}
+
 /// Removes up to `n` leading spaces from each line.
 pub fn dedent<S: AsRef<str>>(lines: &[S], n: usize) -> Vec<String> {
     lines
@@ -90,6 +145,21 @@ mod tests {
         assert_eq!(inner.directive(), Some(("group-tab", "A")));
         assert_eq!(inner.find_close(&lines, 1), 5);
         assert_eq!(Fence::parse(lines[2]).unwrap().find_close(&lines, 2), 4);
+    }
+
+    #[test]
+    fn the_tracker_tells_directive_closers_from_code_openers() {
+        let mut t = FenceTracker::default();
+        let kinds: Vec<LineKind> = ["```{note}", "x", "```", "```", "code", "```", "y"]
+            .iter()
+            .map(|l| t.feed(l))
+            .collect();
+        assert!(matches!(kinds[0], LineKind::DirectiveOpen(_)));
+        assert_eq!(kinds[1], LineKind::Text);
+        assert_eq!(kinds[2], LineKind::DirectiveClose);
+        assert!(matches!(kinds[3], LineKind::CodeOpen(_)));
+        assert_eq!(kinds[4..6], [LineKind::Code, LineKind::Code]);
+        assert_eq!(kinds[6], LineKind::Text);
     }
 
     #[test]

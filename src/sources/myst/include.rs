@@ -2,7 +2,7 @@
 //! ```` ```{literalinclude} ````, before anything else is rendered.
 
 use super::MystError;
-use super::fence::Fence;
+use super::fence::{FenceTracker, LineKind};
 use super::tree::{DocTree, read_maybe_gz};
 
 const MAX_DEPTH: usize = 8;
@@ -51,58 +51,43 @@ pub fn expand(tree: &DocTree, file: &str, text: &str) -> Result<String, MystErro
 fn expand_at(tree: &DocTree, file: &str, text: &str, depth: usize) -> Result<String, MystError> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = String::with_capacity(text.len());
-    // Open directive fences around the current line: their closing lines are not code fences.
-    let mut open: Vec<Fence> = Vec::new();
+    let mut fences = FenceTracker::default();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        if open.last().is_some_and(|f| f.closed_by(line)) {
-            open.pop();
-            out.push_str(line);
-            out.push('\n');
-            i += 1;
-            continue;
-        }
-        let Some(f) = Fence::parse(line) else {
+        let kind = fences.feed(line);
+        let wanted = match &kind {
+            LineKind::DirectiveOpen(f) => match f.directive() {
+                Some((name @ ("include" | "literalinclude"), target)) => {
+                    Some((f.clone(), name.to_string(), target.to_string()))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((f, name, target)) = wanted else {
+            // Text, code (includes shown inside it are examples) and other directives,
+            // whose bodies are MyST and may hold includes themselves.
             out.push_str(line);
             out.push('\n');
             i += 1;
             continue;
         };
-        let directive = f.directive().map(|(n, a)| (n.to_string(), a.to_string()));
-        match directive.as_ref().map(|(n, a)| (n.as_str(), a.as_str())) {
-            Some((name @ ("include" | "literalinclude"), target)) => {
-                let close = f.find_close(&lines, i);
-                let body = &lines[i + 1..close.min(lines.len())];
-                let (opts, _) = split_options(body);
-                let included = include(tree, file, name, target, &opts, depth)?;
-                let pad = " ".repeat(f.indent);
-                for l in included.lines() {
-                    if !l.is_empty() {
-                        out.push_str(&pad);
-                    }
-                    out.push_str(l);
-                    out.push('\n');
-                }
-                i = close + 1;
+        let close = f.find_close(&lines, i);
+        let body = &lines[i + 1..close.min(lines.len())];
+        let (opts, _) = split_options(body);
+        let included = include(tree, file, &name, &target, &opts, depth)?;
+        let pad = " ".repeat(f.indent);
+        for l in included.lines() {
+            if !l.is_empty() {
+                out.push_str(&pad);
             }
-            Some(_) => {
-                // Another directive: its body is MyST and may hold includes itself.
-                open.push(f.clone());
-                out.push_str(line);
-                out.push('\n');
-                i += 1;
-            }
-            None => {
-                // Plain code: copied as it is, includes shown inside it are examples.
-                let close = f.find_close(&lines, i).min(lines.len() - 1);
-                for l in &lines[i..=close] {
-                    out.push_str(l);
-                    out.push('\n');
-                }
-                i = close + 1;
-            }
+            out.push_str(l);
+            out.push('\n');
         }
+        // The include's own closing fence is consumed here, not by the tracker.
+        fences.leave_directive();
+        i = close + 1;
     }
     Ok(out)
 }

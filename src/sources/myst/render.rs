@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-use super::fence::{Fence, dedent};
+use super::fence::{Fence, FenceTracker, LineKind, dedent};
 use super::include::split_options;
 use crate::document::CONFIG_OPTION_CLASS;
 
@@ -50,18 +50,9 @@ pub fn scan_labels(text: &str) -> (Option<String>, Vec<(String, String)>) {
     let mut title = None;
     let mut labels = Vec::new();
     let mut pending: Vec<String> = Vec::new();
-    let mut fence: Option<Fence> = None;
+    let mut fences = FenceTracker::default();
     for line in text.lines() {
-        if let Some(f) = &fence {
-            if f.closed_by(line) {
-                fence = None;
-            }
-            continue;
-        }
-        if let Some(f) = Fence::parse(line) {
-            if f.directive().is_none() {
-                fence = Some(f);
-            }
+        if fences.feed(line) != LineKind::Text {
             continue;
         }
         if let Some(c) = LABEL.captures(line) {

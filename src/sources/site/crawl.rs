@@ -68,6 +68,8 @@ pub struct Crawl {
     pub pages: Vec<CrawledPage>,
     /// HTTP requests sent (robots.txt included).
     pub requests: usize,
+    /// Linked pages that answered 404 or 410 (a broken link on the site, skipped).
+    pub broken_links: Vec<String>,
 }
 
 /// Why a crawl failed. Every variant names the URL.
@@ -158,12 +160,29 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// True when the site could not be reached at all (the case for the package-docs fallback).
+    /// True when the URL could not be reached at all.
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
             FetchError::Unreachable { .. } | FetchError::Timeout { .. }
         )
+    }
+
+    /// The URL the error is about.
+    pub fn url(&self) -> &str {
+        match self {
+            FetchError::Unreachable { url, .. }
+            | FetchError::Timeout { url, .. }
+            | FetchError::Status { url, .. }
+            | FetchError::OffSite { url, .. }
+            | FetchError::TooLarge { url, .. }
+            | FetchError::NotUtf8 { url, .. }
+            | FetchError::NoArticle { url }
+            | FetchError::TooManyPages { url, .. }
+            | FetchError::Disallowed { url }
+            | FetchError::Empty { url }
+            | FetchError::Other { url, .. } => url,
+        }
     }
 }
 
@@ -425,6 +444,7 @@ pub async fn crawl(
     let mut out = Crawl {
         pages: Vec::new(),
         requests: robots_requests,
+        broken_links: Vec::new(),
     };
     let mut queue = VecDeque::from([start_rel.clone()]);
     let mut seen: HashSet<String> = HashSet::from([start_rel]);
@@ -457,7 +477,18 @@ pub async fn crawl(
         };
         out.requests += 1;
         progress.inc(1);
-        let (page, links) = match answer? {
+        let answer = match answer {
+            // A dead link on the site is the site's bug, not a reason to keep old docs forever;
+            // the start page itself missing is.
+            Err(FetchError::Status {
+                status: 404 | 410, ..
+            }) if url != *start => {
+                out.broken_links.push(url.to_string());
+                continue;
+            }
+            other => other?,
+        };
+        let (page, links) = match answer {
             Answer::NotModified => {
                 let k = known.get(&rel).cloned().unwrap_or_default();
                 let page = CrawledPage {
