@@ -14,6 +14,7 @@ need=()
 [ -x /usr/libexec/incus/incusd ] || need+=(incus-base)
 command -v incus >/dev/null || need+=(incus-client)
 for tool in curl jq openssl python3; do command -v "$tool" >/dev/null || need+=("$tool"); done
+[ -x /usr/bin/time ] || need+=(time)
 command -v ip >/dev/null || need+=(iproute2)
 command -v ss >/dev/null || need+=(iproute2)
 command -v setsid >/dev/null || need+=(util-linux)

@@ -113,7 +113,7 @@ fn add_page(
         let mut weighted = String::new();
         repeat(&mut weighted, s.heading(), HEADING_REPEAT);
         repeat(&mut weighted, &parents, PARENTS_REPEAT);
-        if !s.breadcrumb.first().is_some_and(|b| b == title) {
+        if s.breadcrumb.first().is_none_or(|b| b != title) {
             repeat(&mut weighted, title, TITLE_REPEAT);
         }
         let mut flat = String::new();

@@ -90,6 +90,22 @@ pub fn docs_url_for_version(url: &Url, version: &str) -> Option<Url> {
     Some(u)
 }
 
+/// Version of the installed Incus package (`6.0.4-2+deb13u7~bpo12+1` → `6.0.4`), if any.
+fn installed_package_version() -> Option<String> {
+    for pkg in ["incus-base", "incus"] {
+        let out = std::process::Command::new("dpkg-query")
+            .args(["-W", "-f", "${Version}", pkg])
+            .output()
+            .ok()?;
+        let v = String::from_utf8_lossy(&out.stdout).to_string();
+        let v = v.split(['-', '+', '~']).next().unwrap_or("").trim();
+        if out.status.success() && !v.is_empty() {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
 fn known_pages(generation: Option<&store::Generation>, used: &str) -> HashMap<String, Known> {
     let mut out = HashMap::new();
     let Some(g) = generation else { return out };
@@ -132,18 +148,17 @@ async fn gather_docs(
         let mut used = source.clone();
         let mut note = None;
         let mut ctx = opts.ctx.clone();
-        if let (Source::Site(u), Some(v)) = (source, &opts.server_version) {
-            if let Some(matched) = docs_url_for_version(u, v) {
-                note = Some(format!("Incus server is {v}: using the docs at {matched}"));
-                used = Source::Site(matched);
-            }
+        if let (Source::Site(u), Some(v)) = (source, &opts.server_version)
+            && let Some(matched) = docs_url_for_version(u, v)
+        {
+            note = Some(format!("Incus server is {v}: using the docs at {matched}"));
+            used = Source::Site(matched);
         }
-        if let Some(v) = &opts.server_version {
-            if let Ok(base) = Url::parse(&ctx.canonical_base) {
-                if let Some(b) = docs_url_for_version(&base, v) {
-                    ctx.canonical_base = b.to_string();
-                }
-            }
+        if let Some(v) = &opts.server_version
+            && let Ok(base) = Url::parse(&ctx.canonical_base)
+            && let Some(b) = docs_url_for_version(&base, v)
+        {
+            ctx.canonical_base = b.to_string();
         }
         let progress = Progress::new("mirror", opts.quiet);
         let known = known_pages(current, &used.spec());
@@ -153,11 +168,25 @@ async fn gather_docs(
             Ok(f) => f,
             Err(e) if e.is_unreachable() && opts.fallback.as_ref().is_some_and(|f| f.is_dir()) => {
                 let fb = opts.fallback.clone().expect("checked");
+                let cause = match &e {
+                    SourceError::Site { error, .. } => error.to_string(),
+                    other => other.to_string(),
+                };
                 note = Some(format!(
-                    "{} is unreachable ({e}); using the installed package's docs at {}",
+                    "{} is unreachable ({cause}); using the installed package's docs at {}",
                     used.spec(),
                     fb.display()
                 ));
+                // The package's docs are the installed version's: link to that version's docs.
+                let version = opts
+                    .server_version
+                    .clone()
+                    .or_else(installed_package_version);
+                if let (Some(v), Ok(base)) = (version, Url::parse(&opts.ctx.canonical_base))
+                    && let Some(b) = docs_url_for_version(&base, &v)
+                {
+                    ctx.canonical_base = b.to_string();
+                }
                 used = Source::Dir(fb);
                 sources::fetch_docs(&used, &ctx, &HashMap::new(), &Progress::hidden()).await?
             }

@@ -192,7 +192,7 @@ impl<'a> Renderer<'a> {
                     None => {
                         out.extend(lines[i..=close.min(lines.len() - 1)].iter().cloned());
                         if close >= lines.len() {
-                            out.push(format!("{}", f.ch.to_string().repeat(f.count)));
+                            out.push(f.ch.to_string().repeat(f.count).to_string());
                         }
                     }
                 }

@@ -285,6 +285,7 @@ impl std::error::Error for OffSiteRedirect {}
 
 fn classify(url: &Url, e: reqwest::Error, secs: u64) -> FetchError {
     let url_s = url.to_string();
+    let e = e.without_url();
     let mut src: Option<&dyn std::error::Error> = Some(&e);
     while let Some(s) = src {
         if let Some(off) = s.downcast_ref::<OffSiteRedirect>() {
@@ -543,10 +544,10 @@ pub async fn crawl(
                 }
             }
         };
-        if let Some(p) = page {
-            if done_finals.insert(p.url.to_string()) {
-                out.pages.push(p);
-            }
+        if let Some(p) = page
+            && done_finals.insert(p.url.to_string())
+        {
+            out.pages.push(p);
         }
         for l in links {
             if seen.insert(l.clone()) {

@@ -49,10 +49,10 @@ pub fn extract(html: &str, page_url: &Url) -> Extracted {
     }
     // A redirect stub (its <meta> may sit inside <noscript>, which parses as text).
     for c in REFRESH.captures_iter(html) {
-        if let Some(target) = refresh_target(&c[1]) {
-            if let Ok(u) = page_url.join(target) {
-                links.push(u);
-            }
+        if let Some(target) = refresh_target(&c[1])
+            && let Ok(u) = page_url.join(target)
+        {
+            links.push(u);
         }
     }
     for u in &mut links {

@@ -1,6 +1,9 @@
 //! A small robots.txt reader: the group for our user agent (or `*`), `Allow`/`Disallow`
 //! path prefixes with the longest match winning, and `Crawl-delay`.
 
+/// One `User-agent` group: its agents, its (allow, path) rules, its crawl delay.
+type Group = (Vec<String>, Vec<(bool, String)>, Option<f64>);
+
 /// Rules that apply to incus-ai on one host.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Robots {
@@ -18,8 +21,7 @@ impl Robots {
     /// Parses robots.txt for the product token `agent` (e.g. `incus-ai`).
     pub fn parse(text: &str, agent: &str) -> Self {
         let agent = agent.to_ascii_lowercase();
-        // (agents of the group, rules, delay)
-        let mut groups: Vec<(Vec<String>, Vec<(bool, String)>, Option<f64>)> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
         let mut in_agents = false;
         for raw in text.lines() {
             let line = raw.split('#').next().unwrap_or("").trim();
@@ -39,10 +41,10 @@ impl Robots {
                 }
                 "allow" | "disallow" => {
                     in_agents = false;
-                    if let Some(g) = groups.last_mut() {
-                        if !v.is_empty() {
-                            g.1.push((k == "allow", v.to_string()));
-                        }
+                    if let Some(g) = groups.last_mut()
+                        && !v.is_empty()
+                    {
+                        g.1.push((k == "allow", v.to_string()));
                     }
                 }
                 "crawl-delay" => {

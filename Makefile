@@ -1,0 +1,36 @@
+# incus-ai: see README.md. Every target installs what it needs (scripts/setup.sh).
+CARGO ?= cargo
+BIN   := target/release/incus-ai
+# The site's own notes indexed as the `local` collection.
+NOTES ?= corpus
+
+.PHONY: setup build run test eval bench clean
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	$(CARGO) build --release --locked
+
+# The main job: mirror the docs (the site, or the installed package's docs when it is
+# unreachable) and the notes, build the index.
+run: setup build
+	$(BIN) mirror --local $(NOTES)
+	$(BIN) index
+
+# fmt check, clippy with warnings denied, all tests (unit and integration).
+test: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+	$(CARGO) test --locked
+
+# Retrieval quality on ../shared/eval/dev.jsonl (fails below the targets).
+eval: build
+	$(CARGO) run --release --locked --example eval
+
+# Speed and memory on this machine.
+bench: build
+	$(CARGO) run --release --locked --example bench
+
+clean:
+	$(CARGO) clean
