@@ -9,6 +9,8 @@
 
 #[path = "../tests/support/http.rs"]
 mod http;
+#[path = "../tests/support/shared.rs"]
+mod shared;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -52,9 +54,7 @@ async fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let shared = PathBuf::from(
-        arg("--shared").unwrap_or_else(|| format!("{}/../shared", env!("CARGO_MANIFEST_DIR"))),
-    );
+    let shared = shared::shared_dir(arg("--shared"));
     let bin = PathBuf::from(arg("--bin").unwrap_or_else(|| {
         let exe = std::env::current_exe().unwrap();
         exe.parent()

@@ -7,6 +7,8 @@
 
 #[path = "../tests/support/http.rs"]
 mod http;
+#[path = "../tests/support/shared.rs"]
+mod shared;
 
 use std::path::{Path, PathBuf};
 
@@ -162,9 +164,7 @@ async fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let shared = PathBuf::from(
-        arg("--shared").unwrap_or_else(|| format!("{}/../shared", env!("CARGO_MANIFEST_DIR"))),
-    );
+    let shared = shared::shared_dir(arg("--shared"));
     let questions = PathBuf::from(
         arg("--questions").unwrap_or_else(|| shared.join("eval/dev.jsonl").display().to_string()),
     );

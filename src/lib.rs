@@ -3,8 +3,11 @@
 //!
 //! The layout follows the data: [`sources`] → [`document`] pages → [`mirror`] → [`index`].
 
+pub mod checks;
 pub mod cli;
+pub mod cluster;
 pub mod config;
+pub mod doctor;
 pub mod document;
 pub mod generations;
 pub mod incus;
@@ -13,4 +16,7 @@ pub mod lock;
 pub mod mirror;
 pub mod paths;
 pub mod progress;
+pub mod redact;
+pub mod snapshot;
 pub mod sources;
+pub mod status;

@@ -508,7 +508,7 @@ async fn every_fault_gives_one_line_a_failure_code_and_keeps_the_last_good_mirro
 }
 
 #[tokio::test]
-async fn broken_includes_and_missing_folders_fail_cleanly() {
+async fn broken_includes_malformed_markdown_and_missing_folders_fail_cleanly() {
     let env = Env::new();
     let src = tempfile::tempdir().unwrap();
     copy_dir(&fixtures().join("incus-src"), src.path());

@@ -1,8 +1,12 @@
 //! The command line: global options, subcommands, exit codes and one-line errors.
 
+mod doctor;
 mod index;
 mod mirror;
+mod remote;
 mod search;
+mod snapshot;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +56,12 @@ enum Command {
     Index(index::Args),
     /// Search the docs and local notes
     Search(search::Args),
+    /// The cluster at a glance: members, warnings, instances, pools, networks
+    Status(status::Args),
+    /// Find what is wrong with the cluster, with evidence, doc links and fixes (exit 1 on findings)
+    Doctor(doctor::Args),
+    /// Write the installation and configuration as markdown into the local notes
+    Snapshot(snapshot::Args),
 }
 
 /// A failed command: the exit code and a one-line message.
@@ -168,6 +178,9 @@ pub fn main() -> ExitCode {
             Command::Mirror(a) => mirror::run(&ctx, a).await,
             Command::Index(a) => index::run(&ctx, a),
             Command::Search(a) => search::run(&ctx, a),
+            Command::Status(a) => status::run(&ctx, a).await,
+            Command::Doctor(a) => doctor::run(&ctx, a).await,
+            Command::Snapshot(a) => snapshot::run(&ctx, a).await,
         }
     });
     match result {

@@ -1,0 +1,107 @@
+//! `certificate-expiring`: the server (cluster) certificate and trusted certificates that have
+//! expired or expire within the threshold (30 days).
+
+use super::support::{certificate_expiry, human_duration};
+use super::{Check, Context, Evidence, Finding, Kind, Severity};
+
+pub const CHECK: Check = Check {
+    id: "certificate-expiring",
+    run,
+    warnings: &[],
+};
+
+fn run(ctx: &Context) -> Vec<Finding> {
+    let st = ctx.state;
+    let horizon = ctx.settings.certificate_days * 86400;
+    let mut certs: Vec<(String, &str, String, &str)> = Vec::new(); // (name, kind, pem, endpoint)
+    if let Some(s) = &st.server
+        && !s.environment.certificate.is_empty()
+    {
+        let kind = if st.clustered() { "cluster" } else { "server" };
+        certs.push((
+            s.environment.server_name.clone(),
+            kind,
+            s.environment.certificate.clone(),
+            "GET /1.0",
+        ));
+    }
+    for c in &st.certificates {
+        certs.push((
+            c.name.clone(),
+            c.kind.as_str(),
+            c.certificate.clone(),
+            "GET /1.0/certificates",
+        ));
+    }
+    let mut out = Vec::new();
+    for (name, kind, pem, endpoint) in certs {
+        let Some((not_after, cn)) = certificate_expiry(&pem) else {
+            continue;
+        };
+        let left = not_after - ctx.now;
+        if left > horizon {
+            continue;
+        }
+        let expired = left <= 0;
+        let label = match kind {
+            "cluster" => "cluster certificate".to_string(),
+            "server" => format!("server certificate of {name}"),
+            "client" => format!("trusted client certificate {name}"),
+            other => format!("trusted {other} certificate {name}"),
+        };
+        let severity = match (expired, kind) {
+            (true, "cluster" | "server") => Severity::Critical,
+            (true, _) | (false, "cluster" | "server") => Severity::High,
+            _ => Severity::Moderate,
+        };
+        let title = if expired {
+            format!("The {label} expired {} ago", human_duration(left))
+        } else {
+            format!("The {label} expires in {}", human_duration(left))
+        };
+        let mut f = Finding::new(CHECK.id, severity, Kind::Certificate, &name, title)
+            .evidence(Evidence::new(
+                endpoint,
+                if endpoint == "GET /1.0" {
+                    "environment.certificate".to_string()
+                } else {
+                    format!("{name}.certificate")
+                },
+                format!("CN={cn}, not after {}", fmt_date(not_after)),
+            ))
+            .docs_about(if kind == "client" || kind == "metrics" {
+                "authentication trusted certificates add certificate"
+            } else {
+                "update the cluster certificate"
+            });
+        f = match kind {
+            "cluster" | "server" => f
+                .explain("Clients and members verify this certificate; once it has expired, `incus` refuses to connect and members cannot talk to each other. Replace it before it expires (ACME renews automatically when configured).")
+                .fix("incus cluster update-certificate <cert.crt> <cert.key>   # cluster: replaces it on every member")
+                .fix("incus config set acme.domain=<name> acme.email=<address>   # or let ACME renew it"),
+            _ => f
+                .explain(format!(
+                    "Incus treats an expired client certificate as untrusted: whoever uses {name} gets \"not authorized\". Issue a new certificate and trust it, then remove the old entry."
+                ))
+                .fix("incus config trust list   # the EXPIRY DATE column")
+                .fix("incus config trust add-certificate <new.crt> --name <name>")
+                .fix(format!("incus config trust remove <fingerprint of {name}>   # after the new one works")),
+        };
+        out.push(f);
+    }
+    out
+}
+
+fn fmt_date(unix: i64) -> String {
+    let days = unix.div_euclid(86400);
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}

@@ -1,0 +1,30 @@
+//! `time-skew`: members whose clock differs from the leader's by more than 5 seconds.
+
+use super::support::{warning_evidence, warnings_of};
+use super::{Check, Context, Finding, Kind, Severity};
+
+const WARNING: &str = "Time skew detected between leader and local";
+
+pub const CHECK: Check = Check {
+    id: "time-skew",
+    run,
+    warnings: &[WARNING],
+};
+
+fn run(ctx: &Context) -> Vec<Finding> {
+    warnings_of(ctx.state, WARNING)
+        .map(|w| {
+            let member = if w.location.is_empty() { "unknown" } else { w.location.as_str() };
+            Finding::new(CHECK.id, Severity::Moderate, Kind::ClusterMember, member, format!("Clock of {member} is off from the database leader's"))
+                .evidence(warning_evidence(w))
+                .explain(
+                    "The member's clock differs from the leader's by more than 5 seconds. Heartbeats carry \
+                     timestamps, so skewed members can be marked offline wrongly, and certificates and \
+                     scheduled snapshots misbehave. Incus clears this warning once the clocks agree.",
+                )
+                .docs_about("cluster heartbeat offline threshold time")
+                .fix(format!("ssh {member} 'timedatectl; chronyc tracking'   # is NTP running and synchronised?"))
+                .fix(format!("ssh {member} 'apt install chrony && systemctl enable --now chrony'   # run NTP on every member"))
+        })
+        .collect()
+}

@@ -1,0 +1,117 @@
+//! `incus-ai doctor`
+
+use super::remote::RemoteArgs;
+use super::{Context, Failure, exit, print_json};
+use crate::checks::{Finding, Settings};
+use crate::doctor::{self, Report};
+use crate::index::Searcher;
+
+/// Options of `doctor`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Only findings about this cluster member (and the cluster as a whole)
+    #[arg(long, value_name = "NAME")]
+    pub member: Option<String>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn render_finding(f: &Finding) -> String {
+    let mut s = format!(
+        "{:<8} {}  [{}] {}\n",
+        f.severity.as_str().to_uppercase(),
+        f.title,
+        f.id,
+        f.subject
+    );
+    if let Some(p) = &f.project {
+        s.push_str(&format!("         project: {p}\n"));
+    }
+    for e in &f.evidence {
+        s.push_str(&format!(
+            "         evidence: {} {} = {}\n",
+            e.endpoint, e.field, e.value
+        ));
+    }
+    if !f.explanation.is_empty() {
+        s.push_str(&format!("         why: {}\n", f.explanation));
+    }
+    for d in &f.docs {
+        s.push_str(&format!("         docs: {} <{}>\n", d.title, d.url));
+    }
+    for c in &f.fix {
+        s.push_str(&format!("         fix: {c}\n"));
+    }
+    s
+}
+
+/// The human rendering.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    for f in &r.findings {
+        out.push_str(&render_finding(f));
+        out.push('\n');
+    }
+    let mut by: Vec<String> = Vec::new();
+    for sev in ["critical", "high", "moderate", "low"] {
+        let n = r
+            .findings
+            .iter()
+            .filter(|f| f.severity.as_str() == sev)
+            .count();
+        if n > 0 {
+            by.push(format!("{n} {sev}"));
+        }
+    }
+    out.push_str(&format!(
+        "{}: {} from {} checks, {} API requests, {:.2}s\n",
+        r.remote,
+        if r.findings.is_empty() {
+            "nothing wrong found".to_string()
+        } else {
+            format!("{} finding(s) ({})", r.findings.len(), by.join(", "))
+        },
+        r.checks.len(),
+        r.requests,
+        r.elapsed_ms as f64 / 1000.0
+    ));
+    if !r.unreadable.is_empty() {
+        out.push_str(&format!(
+            "{} endpoint(s) could not be read, e.g. {}: {}\n",
+            r.unreadable.len(),
+            r.unreadable[0].path,
+            r.unreadable[0].message
+        ));
+    }
+    out
+}
+
+pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
+    let client = args.remote.client()?;
+    let searcher = Searcher::open(&ctx.data.index()).ok();
+    if searcher.is_none() && !ctx.quiet && !args.json {
+        eprintln!(
+            "incus-ai: no docs index yet, findings come without doc links (run `incus-ai refresh`)"
+        );
+    }
+    let (report, _) = doctor::run(
+        &client,
+        searcher.as_ref(),
+        Settings::default(),
+        args.member.as_deref(),
+    )
+    .await?;
+    if args.json {
+        print_json(&report);
+    } else if !ctx.quiet || !report.findings.is_empty() {
+        print!("{}", render(&report));
+    }
+    Ok(if report.findings.is_empty() {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    })
+}

@@ -1,0 +1,246 @@
+//! A read-only Incus REST client.
+//!
+//! [`Client`] has no way to send anything but `GET`: there is no method taking an HTTP method,
+//! a body or a path to `POST`/`PUT`/`PATCH`/`DELETE`, so everything built on it (`status`,
+//! `doctor`, `snapshot`, the agent's tools) is read-only by construction.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::ClientError;
+use super::remote::{Endpoint, Target};
+use super::tls;
+
+/// A connection to one Incus server (a cluster is reached through one of its members).
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    remote: String,
+    requests: Arc<AtomicUsize>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("remote", &self.remote)
+            .field("base", &self.base)
+            .finish()
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|e| ClientError::Certificate {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+impl Client {
+    /// Prepares a client for `target`; every request times out after `timeout`.
+    pub fn connect(target: &Target, timeout: Duration) -> Result<Client, ClientError> {
+        let builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("incus-ai/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none());
+        let (builder, base) = match &target.endpoint {
+            Endpoint::Unix(path) => (
+                builder.unix_socket(path.clone()),
+                "http://incus".to_string(),
+            ),
+            Endpoint::Https {
+                url,
+                client_cert,
+                client_key,
+                server_cert,
+            } => {
+                let cert = read(client_cert)?;
+                let key = read(client_key)?;
+                let pinned = server_cert.as_deref().map(read).transpose()?;
+                let config =
+                    tls::client_config(&cert, client_cert, &key, client_key, pinned.as_deref())?;
+                (builder.tls_backend_preconfigured(config), url.clone())
+            }
+        };
+        let http = builder.build().map_err(|e| ClientError::Unreachable {
+            remote: target.remote.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(Client {
+            http,
+            base,
+            remote: target.remote.clone(),
+            requests: Arc::new(AtomicUsize::new(0)),
+            timeout,
+        })
+    }
+
+    /// The remote's name.
+    pub fn remote(&self) -> &str {
+        &self.remote
+    }
+
+    /// Requests sent so far (all clones share the count).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    async fn send(&self, path: &str) -> Result<reqwest::Response, ClientError> {
+        debug_assert!(path.starts_with('/'));
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}{}", self.base, path);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(path, e))
+    }
+
+    fn transport_error(&self, path: &str, e: reqwest::Error) -> ClientError {
+        let chain = error_chain(&e);
+        if chain.contains(tls::PIN_MISMATCH) {
+            return ClientError::ServerCertificate {
+                remote: self.remote.clone(),
+            };
+        }
+        if e.is_timeout() {
+            return ClientError::Timeout {
+                path: path.to_string(),
+                secs: self.timeout.as_secs_f64(),
+            };
+        }
+        ClientError::Unreachable {
+            remote: self.remote.clone(),
+            detail: chain,
+        }
+    }
+
+    /// `GET path` and the `metadata` of the answer, decoded.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let mut value = self.get_value(path).await?;
+        drop_nulls(&mut value);
+        serde_json::from_value(value).map_err(|e| ClientError::Decode {
+            path: path.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// `GET path` and the `metadata` of the answer.
+    pub async fn get_value(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        let resp = self.send(path).await?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(path, e))?;
+        let envelope: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
+                path: path.to_string(),
+                detail: format!("HTTP {status}, not JSON: {e}"),
+            })?;
+        if envelope["type"] == "error" || status >= 400 {
+            let message = envelope["error"].as_str().unwrap_or("").to_string();
+            let code = envelope["error_code"].as_u64().map_or(status, |c| c as u16);
+            return Err(ClientError::Api {
+                path: path.to_string(),
+                status: code,
+                message,
+            });
+        }
+        Ok(envelope
+            .get("metadata")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null))
+    }
+
+    /// `GET path` of a raw file (instance log files), at most `max` bytes.
+    pub async fn get_text(&self, path: &str, max: usize) -> Result<String, ClientError> {
+        let resp = self.send(path).await?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(path, e))?;
+        if status >= 400 {
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            return Err(ClientError::Api {
+                path: path.to_string(),
+                status,
+                message: v["error"].as_str().unwrap_or("").to_string(),
+            });
+        }
+        let start = body.len().saturating_sub(max);
+        Ok(String::from_utf8_lossy(&body[start..]).into_owned())
+    }
+}
+
+/// Removes `null` members so that they decode as their defaults (Incus sends `"used_by": null`
+/// for empty lists).
+fn drop_nulls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, x| !x.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = inner.source();
+    }
+    s.replace('\n', " ")
+}
+
+/// Appends `?target=`/`&target=` (per-member views) and `project=` to a path.
+pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = path.to_string();
+    for (k, v) in pairs {
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(k);
+        out.push('=');
+        out.push_str(&url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_decode_as_defaults() {
+        let mut v = serde_json::json!([{"name": "br0", "used_by": null, "config": {"a": "b"}}]);
+        drop_nulls(&mut v);
+        let nets: Vec<crate::incus::api::Network> = serde_json::from_value(v).unwrap();
+        assert!(nets[0].used_by.is_empty());
+    }
+
+    #[test]
+    fn query_parameters_are_appended_and_encoded() {
+        assert_eq!(
+            with_query("/1.0/storage-pools/p", &[("target", "m 1")]),
+            "/1.0/storage-pools/p?target=m+1"
+        );
+        assert_eq!(
+            with_query("/1.0/instances?recursion=1", &[("project", "dev")]),
+            "/1.0/instances?recursion=1&project=dev"
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Where the workplace's shared data (`eval/`, `incus-docs/`) lives: `$INCUS_AI_SHARED`, else
+//! `../shared` next to the repository, else `/work/shared`.
+
+use std::path::PathBuf;
+
+pub fn shared_dir(explicit: Option<String>) -> PathBuf {
+    let candidates: Vec<PathBuf> = explicit
+        .or_else(|| std::env::var("INCUS_AI_SHARED").ok())
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+            PathBuf::from("/work/shared"),
+        ])
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.join("eval/dev.jsonl").exists())
+        .cloned()
+        .unwrap_or_else(|| {
+            eprintln!(
+                "shared data not found (looked in {}); set INCUS_AI_SHARED to the folder holding eval/ and incus-docs/",
+                candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
+            std::process::exit(2)
+        })
+}
