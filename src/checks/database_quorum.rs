@@ -1,6 +1,7 @@
 //! `database-quorum`: database voters online against the majority the cluster needs, clusters
 //! with too few voters to survive a failure, and a database that has lost its leader.
 
+use super::support::{url_address, warnings_of};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
 
 pub const CHECK: Check = Check {
@@ -50,10 +51,14 @@ fn run(ctx: &Context) -> Vec<Finding> {
     if voters.is_empty() {
         return Vec::new();
     }
-    let online = voters
-        .iter()
-        .filter(|m| m.status == "Online" || m.status == "Evacuated")
-        .count();
+    // Blocked, evacuated and restoring members still run their database; only members the
+    // leader gets no heartbeat from are down.
+    let down = |m: &crate::incus::api::Member| {
+        m.status == "Offline"
+            || warnings_of(st, "Offline cluster member")
+                .any(|w| w.last_message.contains(url_address(&m.url)))
+    };
+    let online = voters.iter().filter(|m| !down(m)).count();
     let majority = voters.len() / 2 + 1;
     let names: Vec<String> = voters
         .iter()

@@ -92,11 +92,6 @@ pub fn render(r: &Report) -> String {
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
     let searcher = Searcher::open(&ctx.data.index()).ok();
-    if searcher.is_none() && !ctx.quiet && !args.json {
-        eprintln!(
-            "incus-ai: no docs index yet, findings come without doc links (run `incus-ai refresh`)"
-        );
-    }
     let (report, _) = doctor::run(
         &client,
         searcher.as_ref(),
@@ -104,6 +99,11 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
         args.member.as_deref(),
     )
     .await?;
+    if searcher.is_none() && !report.findings.is_empty() && !ctx.quiet && !args.json {
+        eprintln!(
+            "incus-ai: no docs index yet, findings come without doc links (run `incus-ai refresh`)"
+        );
+    }
     if args.json {
         print_json(&report);
     } else if !ctx.quiet || !report.findings.is_empty() {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod replay;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -85,4 +86,25 @@ impl Env {
         let mut c = tokio::process::Command::from(self.cmd(args));
         c.output().await.expect("run incus-ai").into()
     }
+}
+
+/// A self-signed certificate and key (PEM) valid from `from_days` to `to_days` relative to now.
+pub fn certificate(cn: &str, from_days: i64, to_days: i64) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![cn.to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now + time::Duration::days(from_days);
+    params.not_after = now + time::Duration::days(to_days);
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// Runs `incus-ai` with the Incus socket at `socket`.
+pub async fn run_with_socket(env: &Env, socket: &Path, args: &[&str]) -> Run {
+    let mut c = tokio::process::Command::from(env.cmd(args));
+    c.env("INCUS_SOCKET", socket);
+    c.output().await.expect("run incus-ai").into()
 }
