@@ -21,8 +21,16 @@ pub fn error_lines(log: &str) -> Vec<String> {
 
 fn run(ctx: &Context) -> Vec<Finding> {
     let st = ctx.state;
-    let mut out = Vec::new();
-    for op in st.operations.iter().filter(|o| o.status == "Failure") {
+    let mut out: Vec<Finding> = Vec::new();
+    let mut failures: Vec<&crate::incus::api::Operation> = st
+        .operations
+        .iter()
+        .filter(|o| o.status == "Failure")
+        .collect();
+    // Newest first, one finding per instance.
+    failures.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    let mut seen: std::collections::BTreeSet<(String, String)> = std::collections::BTreeSet::new();
+    for op in failures {
         let starting =
             op.description.starts_with("Starting") || op.description.starts_with("Restarting");
         if !starting {
@@ -32,6 +40,9 @@ fn run(ctx: &Context) -> Vec<Finding> {
             let Some((project, name)) = instance_of_url(url) else {
                 continue;
             };
+            if !seen.insert((project.clone(), name.clone())) {
+                continue;
+            }
             let mut f = Finding::new(
                 CHECK.id,
                 Severity::High,
@@ -50,7 +61,8 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 .get(&(project.clone(), name.clone()))
                 .map(|l| error_lines(l))
                 .unwrap_or_default();
-            for l in lines.iter().rev().take(4).rev() {
+            // In an LXC log the first errors are the cause, the later ones its fallout.
+            for l in lines.iter().take(4) {
                 f = f.evidence(Evidence::new(
                     format!("GET /1.0/instances/{name}/logs/lxc.log"),
                     "ERROR",

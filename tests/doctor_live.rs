@@ -1,0 +1,438 @@
+//! The doctor on a real three-member Incus cluster on loopback (tests/cluster/incus-cluster.sh):
+//! healthy first, then broken for real, one fault at a time, each repaired before the next.
+//! Needs root (incusd runs as root); the harness installs Incus if it is missing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Env, Run};
+
+struct Cluster {
+    root: PathBuf,
+    env: Vec<(String, String)>,
+    started: bool,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/incus-cluster.sh")
+}
+
+fn sh(args: &[&str]) -> std::process::Output {
+    Command::new("bash")
+        .arg(script())
+        .args(args)
+        .output()
+        .expect("run the harness")
+}
+
+impl Cluster {
+    fn up() -> Cluster {
+        let root = PathBuf::from("/var/lib/incus-ai-test");
+        let was_up = sh(&["status"]).status.success();
+        let out = sh(&["up"]);
+        assert!(
+            out.status.success(),
+            "harness up failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(root.join("env")).unwrap();
+        let env = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| {
+                let v = v.split("   #").next().unwrap().trim().trim_matches('\'');
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        Cluster {
+            root,
+            env,
+            started: !was_up,
+        }
+    }
+
+    fn var(&self, k: &str) -> String {
+        self.env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{k}"))
+    }
+
+    /// `incus` against member 1's socket.
+    fn incus(&self, args: &[&str]) -> std::process::Output {
+        Command::new("incus")
+            .arg("--force-local")
+            .args(args)
+            .env("INCUS_DIR", self.var("ICL_M1_DIR"))
+            .env("INCUS_CONF", self.root.join("client-conf"))
+            .output()
+            .expect("run incus")
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let o = self.incus(args);
+        assert!(
+            o.status.success(),
+            "incus {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn doctor(&self, env: &Env, extra: &[&str]) -> Run {
+        let mut args = vec!["doctor", "--json"];
+        args.extend_from_slice(extra);
+        let mut c = env.cmd(&args);
+        c.env("INCUS_SOCKET", self.var("ICL_M1_SOCKET"));
+        c.output().unwrap().into()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Tear down only a cluster this test started.
+        if self.started {
+            let _ = sh(&["down"]);
+        } else {
+            let _ = sh(&["start", "m2"]);
+        }
+    }
+}
+
+fn ids(r: &Run) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = r.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().into(),
+                f["subject"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn finding(r: &Run, id: &str, subject: &str) -> Value {
+    r.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id && f["subject"] == subject)
+        .unwrap_or_else(|| panic!("no {id} {subject} in {}", r.stdout))
+        .clone()
+}
+
+fn p(id: &str, subject: &str) -> (String, String) {
+    (id.into(), subject.into())
+}
+
+fn write_remote(dir: &Path, name: &str, addr: &str, cert: &str, key: &str, server_cert: &str) {
+    std::fs::create_dir_all(dir.join("servercerts")).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!("default-remote: local\nremotes:\n  {name}:\n    addr: {addr}\n    auth_type: tls\n    protocol: incus\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.crt"), cert).unwrap();
+    std::fs::write(dir.join("client.key"), key).unwrap();
+    std::fs::write(
+        dir.join("servercerts").join(format!("{name}.crt")),
+        server_cert,
+    )
+    .unwrap();
+}
+
+fn remote_doctor(env: &Env, conf: &Path, name: &str) -> Run {
+    let mut c = env.cmd(&["doctor", "--json", "--remote", name, "--timeout", "5"]);
+    c.env("INCUS_CONF", conf);
+    c.output().unwrap().into()
+}
+
+fn fingerprint(pem: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    hex::encode(sha2::Sha256::digest(der))
+}
+
+#[test]
+fn doctor_on_a_real_cluster() {
+    let cluster = Cluster::up();
+    let env = Env::new();
+    // An index from the project's own docs fixture, so findings carry doc links.
+    let src = support::fixtures().join("incus-src");
+    assert_eq!(
+        env.run(&["mirror", "-q", "--source", src.to_str().unwrap()])
+            .code,
+        0
+    );
+    assert_eq!(env.run(&["index", "-q"]).code, 0);
+
+    // Healthy: nothing wrong, although the hosts' own warnings (no AppArmor, no blkio.weight,
+    // no KVM) are there: none of them matters to this cluster.
+    let r = cluster.doctor(&env, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(ids(&r), vec![]);
+    let mut c = env.cmd(&["status", "--json"]);
+    c.env("INCUS_SOCKET", cluster.var("ICL_M1_SOCKET"));
+    let s: Run = c.output().unwrap().into();
+    assert_eq!(s.json()["members"].as_array().unwrap().len(), 3);
+    assert!(
+        s.json()["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["status"] == "Online")
+    );
+
+    // Over HTTPS like the incus CLI: client certificate, pinned cluster certificate, TLS 1.3.
+    let conf = env.dir.path().join("incus-conf");
+    let cert = std::fs::read_to_string(cluster.var("ICL_CLIENT_CERT")).unwrap();
+    let key = std::fs::read_to_string(cluster.var("ICL_CLIENT_KEY")).unwrap();
+    let server = std::fs::read_to_string(cluster.var("ICL_CLUSTER_CERT")).unwrap();
+    let m2 = cluster.var("ICL_M2_URL");
+    write_remote(&conf, "tcl", &m2, &cert, &key, &server);
+    let r = remote_doctor(&env, &conf, "tcl");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["remote"], "tcl");
+    let (other, _) = support::certificate("not-the-cluster", -1, 300);
+    write_remote(&conf, "tcl", &m2, &cert, &key, &other);
+    let r = remote_doctor(&env, &conf, "tcl");
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("does not match the one pinned"),
+        "{}",
+        r.stderr
+    );
+    let (stranger, stranger_key) = support::certificate("stranger", -1, 300);
+    write_remote(&conf, "tcl", &m2, &stranger, &stranger_key, &server);
+    let r = remote_doctor(&env, &conf, "tcl");
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("does not trust this client certificate"),
+        "{}",
+        r.stderr
+    );
+    let encrypted = Command::new("openssl")
+        .args(["pkey", "-aes256", "-passout", "pass:secret", "-in"])
+        .arg(cluster.var("ICL_CLIENT_KEY"))
+        .output()
+        .unwrap();
+    write_remote(
+        &conf,
+        "tcl",
+        &m2,
+        &cert,
+        &String::from_utf8_lossy(&encrypted.stdout),
+        &server,
+    );
+    let r = remote_doctor(&env, &conf, "tcl");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is encrypted"), "{}", r.stderr);
+    write_remote(
+        &conf,
+        "tcl",
+        "https://127.0.0.29:8443",
+        &cert,
+        &key,
+        &server,
+    );
+    let r = remote_doctor(&env, &conf, "tcl");
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("cannot reach Incus remote tcl"),
+        "{}",
+        r.stderr
+    );
+    for r in [&r] {
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+
+    // A project at its limit.
+    let _ = cluster.incus(&["project", "unset", "dev", "limits.instances"]);
+    cluster.ok(&["project", "set", "dev", "limits.instances=1"]);
+    let r = cluster.doctor(&env, &[]);
+    assert_eq!(ids(&r), vec![p("project-limit", "project/dev")]);
+    assert_eq!(
+        finding(&r, "project-limit", "project/dev")["severity"],
+        "high"
+    );
+    cluster.ok(&["project", "unset", "dev", "limits.instances"]);
+
+    // A trusted client certificate that expires in days (a failed earlier run may have left one).
+    let _ = cluster.incus(&["config", "trust", "remove", "contractor-laptop"]);
+    let (short, _) = support::certificate("contractor-laptop", -1, 5);
+    let file = env.dir.path().join("contractor.crt");
+    std::fs::write(&file, &short).unwrap();
+    cluster.ok(&[
+        "config",
+        "trust",
+        "add-certificate",
+        file.to_str().unwrap(),
+        "--name",
+        "contractor-laptop",
+    ]);
+    let r = cluster.doctor(&env, &[]);
+    assert_eq!(
+        ids(&r),
+        vec![p("certificate-expiring", "certificate/contractor-laptop")]
+    );
+    let f = finding(&r, "certificate-expiring", "certificate/contractor-laptop");
+    assert_eq!(f["severity"], "moderate");
+    assert!(
+        f["title"].as_str().unwrap().contains("expires in 4d")
+            || f["title"].as_str().unwrap().contains("expires in 5d"),
+        "{f}"
+    );
+    cluster.ok(&["config", "trust", "remove", &fingerprint(&short)]);
+
+    // An instance that fails to start, seen right after the failure with its log lines.
+    let _ = cluster.incus(&["delete", "broken1", "--force"]);
+    cluster.ok(&[
+        "init",
+        "busybox",
+        "broken1",
+        "--target",
+        "m2",
+        "-c",
+        "raw.lxc=lxc.init.cmd = /nonexistent/init",
+    ]);
+    let start = cluster.incus(&["start", "broken1"]);
+    assert!(!start.status.success());
+    let r = cluster.doctor(&env, &[]);
+    assert_eq!(
+        ids(&r),
+        vec![p("instance-start-failed", "instance/broken1")],
+        "{}",
+        r.stdout
+    );
+    let f = finding(&r, "instance-start-failed", "instance/broken1");
+    assert!(f["evidence"].to_string().contains("Failed to exec"), "{f}");
+    assert!(
+        f["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("incus info broken1 --show-log")
+    );
+    cluster.ok(&["delete", "broken1", "--force"]);
+
+    // A member in maintenance.
+    cluster.ok(&["cluster", "evacuate", "m3", "--force"]);
+    let r = cluster.doctor(&env, &[]);
+    assert_eq!(
+        ids(&r),
+        vec![p("member-evacuated", "cluster-member/m3")],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        finding(&r, "member-evacuated", "cluster-member/m3")["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("incus cluster restore m3")
+    );
+    let mut restored = false;
+    for _ in 0..10 {
+        if cluster
+            .incus(&["cluster", "restore", "m3", "--force"])
+            .status
+            .success()
+        {
+            restored = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    assert!(restored, "restore m3");
+
+    // "Why is node2 offline?": kill m2's daemon for real.
+    let k = sh(&["kill", "m2"]);
+    assert!(k.status.success());
+    let w = sh(&["wait", "m2", "Offline", "60"]);
+    assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stdout));
+    let r = cluster.doctor(&env, &[]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        ids(&r),
+        vec![
+            p("database-quorum", "cluster/local"),
+            p("instance-error", "instance/c2"),
+            p("instance-error", "instance/dev1"),
+            p("member-offline", "cluster-member/m2"),
+        ],
+        "{}",
+        r.stdout
+    );
+    let f = finding(&r, "member-offline", "cluster-member/m2");
+    assert_eq!(f["severity"], "high");
+    assert!(
+        f["title"].as_str().unwrap().contains("No heartbeat for"),
+        "{f}"
+    );
+    assert!(
+        f["evidence"].to_string().contains("127.0.0.22:8443"),
+        "the heartbeat failure names the address: {f}"
+    );
+    assert!(
+        f["fix"]
+            .to_string()
+            .contains("incus cluster remove --force m2")
+    );
+    assert!(
+        f["docs"].as_array().unwrap().iter().any(|d| d["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("#deal-with-offline-cluster-members")),
+        "{f}"
+    );
+    let dev1 = finding(&r, "instance-error", "instance/dev1");
+    assert_eq!(dev1["project"], "dev");
+    assert!(dev1["explanation"].as_str().unwrap().contains("m2"));
+    let only_m3 = cluster.doctor(&env, &["--member", "m3"]);
+    assert_eq!(ids(&only_m3), vec![p("database-quorum", "cluster/local")]);
+    let human: Run = {
+        let mut c = env.cmd(&["doctor"]);
+        c.env("INCUS_SOCKET", cluster.var("ICL_M1_SOCKET"));
+        c.output().unwrap().into()
+    };
+    assert_eq!(human.code, 1);
+    assert!(
+        human.stdout.contains("Cluster member m2 is offline"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("fix: incus cluster remove --force m2"),
+        "{}",
+        human.stdout
+    );
+    assert!(sh(&["start", "m2"]).status.success());
+    assert!(sh(&["wait", "m2", "Online", "60"]).status.success());
+
+    // The installation as notes, with a planted secret that must not be written down.
+    cluster.ok(&["config", "set", "c1", "environment.DB_PASSWORD=hunter2"]);
+    let mut c = env.cmd(&["snapshot"]);
+    c.env("INCUS_SOCKET", cluster.var("ICL_M1_SOCKET"));
+    let r: Run = c.output().unwrap().into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let md = std::fs::read_to_string(env.data().join("notes/installation-local.md")).unwrap();
+    assert!(!md.contains("hunter2"));
+    assert!(md.contains("| m1 |") && md.contains("### Instances on m3"));
+    cluster.ok(&["config", "unset", "c1", "environment.DB_PASSWORD"]);
+
+    let r = cluster.doctor(&env, &[]);
+    assert_eq!(r.code, 0, "healthy again: {}", r.stdout);
+}
