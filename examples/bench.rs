@@ -12,11 +12,14 @@ mod http;
 #[path = "../tests/support/shared.rs"]
 mod shared;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use incus_ai::checks::Settings;
 use incus_ai::config::CrawlConfig;
+use incus_ai::incus::{Client, Endpoint, Target};
 use incus_ai::index::{Collection, Searcher, build};
 use incus_ai::mirror::{self, MirrorOptions};
 use incus_ai::paths::DataDir;
@@ -201,4 +204,227 @@ async fn main() {
         "peak memory:             bench process {} MiB (server, mirror, index, searches), one CLI search {cli_peak}",
         max_rss_kib(libc::RUSAGE_SELF) / 1024,
     );
+
+    doctor_live(&bin).await;
+    doctor_synthetic().await;
+}
+
+fn local_client(socket: &Path) -> Client {
+    let target = Target {
+        remote: "local".into(),
+        endpoint: Endpoint::Unix(socket.to_path_buf()),
+        project: None,
+    };
+    Client::connect(&target, Duration::from_secs(10)).expect("client")
+}
+
+async fn doctor_once(socket: &Path) -> (Duration, usize, usize) {
+    let client = local_client(socket);
+    let t = Instant::now();
+    let (report, _) = incus_ai::doctor::run(&client, None, Settings::default(), None)
+        .await
+        .expect("doctor");
+    (t.elapsed(), report.requests, report.findings.len())
+}
+
+fn harness(args: &[&str]) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/incus-cluster.sh");
+    Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("harness")
+}
+
+/// The doctor on the real three-member cluster of the test harness.
+async fn doctor_live(_bin: &Path) {
+    println!("\n== doctor on a real 3-member cluster (tests/cluster/incus-cluster.sh)");
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: needs root to run incusd");
+        return;
+    }
+    let was_up = harness(&["status"]).status.success();
+    let up = harness(&["up"]);
+    if !up.status.success() {
+        println!(
+            "skipped: the harness could not start the cluster: {}",
+            String::from_utf8_lossy(&up.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+        return;
+    }
+    let socket = PathBuf::from("/var/lib/incus-ai-test/m1/unix.socket");
+    let mut times = Vec::new();
+    let mut last = (0, 0);
+    for _ in 0..10 {
+        let (t, req, n) = doctor_once(&socket).await;
+        times.push(t);
+        last = (req, n);
+    }
+    times.sort();
+    println!(
+        "healthy:                 p50 {} max {} over {} runs, {} requests, {} findings",
+        ms(percentile(&times, 0.5)),
+        ms(*times.last().unwrap()),
+        times.len(),
+        last.0,
+        last.1
+    );
+    harness(&["kill", "m2"]);
+    let waited = harness(&["wait", "m2", "Offline", "60"]);
+    if waited.status.success() {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let (t, req, n) = doctor_once(&socket).await;
+            times.push(t);
+            last = (req, n);
+        }
+        times.sort();
+        let p50 = percentile(&times, 0.5);
+        println!(
+            "member m2 offline:       p50 {} max {} over {} runs, {} requests, {} findings  [{}]",
+            ms(p50),
+            ms(*times.last().unwrap()),
+            times.len(),
+            last.0,
+            last.1,
+            status("dead member", p50 < Duration::from_secs(2), "< 2 s")
+        );
+    } else {
+        println!("member m2 did not go offline in time");
+    }
+    harness(&["start", "m2"]);
+    harness(&["wait", "m2", "Online", "60"]);
+    if !was_up {
+        harness(&["down"]);
+    }
+}
+
+/// Answers of a synthetic cluster, built from the shapes recorded on the real one.
+struct Synthetic {
+    answers: std::collections::HashMap<String, String>,
+    member_state: String,
+    pool_status: String,
+}
+
+fn envelope(metadata: serde_json::Value) -> String {
+    serde_json::json!({"type": "sync", "status": "Success", "status_code": 200, "metadata": metadata}).to_string()
+}
+
+impl Synthetic {
+    fn new(members: usize, instances: usize) -> Synthetic {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recorded/healthy.json");
+        let rec: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let meta = |p: &str| rec[p]["body"]["metadata"].clone();
+        let mut answers = std::collections::HashMap::new();
+        let names: Vec<String> = (0..members).map(|i| format!("node{i}")).collect();
+        let mut pools = meta("/1.0/storage-pools?recursion=1");
+        for p in pools.as_array_mut().unwrap() {
+            p["locations"] = serde_json::json!(names);
+        }
+        answers.insert(
+            "/1.0/storage-pools?recursion=1".to_string(),
+            envelope(pools),
+        );
+        for p in [
+            "/1.0",
+            "/1.0/warnings?recursion=1",
+            "/1.0/operations?recursion=1&all-projects=true",
+            "/1.0/networks?recursion=1&all-projects=true",
+            "/1.0/projects?recursion=1",
+            "/1.0/certificates?recursion=1",
+            "/1.0/profiles?recursion=1&all-projects=true",
+        ] {
+            answers.insert(p.to_string(), envelope(meta(p)));
+        }
+        let member = meta("/1.0/cluster/members?recursion=1")[1].clone();
+        let list: Vec<serde_json::Value> = (0..members)
+            .map(|i| {
+                let mut m = member.clone();
+                m["server_name"] = format!("node{i}").into();
+                m["url"] = format!("https://10.1.{}.{}:8443", i / 250, i % 250 + 1).into();
+                if i >= 3 {
+                    m["roles"] = serde_json::json!([]);
+                    m["database"] = false.into();
+                }
+                m
+            })
+            .collect();
+        answers.insert(
+            "/1.0/cluster/members?recursion=1".into(),
+            envelope(serde_json::Value::Array(list)),
+        );
+        let instance = meta("/1.0/instances?recursion=1&all-projects=true")[0].clone();
+        let list: Vec<serde_json::Value> = (0..instances)
+            .map(|i| {
+                let mut x = instance.clone();
+                x["name"] = format!("ct{i}").into();
+                x["location"] = format!("node{}", i % members).into();
+                x
+            })
+            .collect();
+        answers.insert(
+            "/1.0/instances?recursion=1&all-projects=true".into(),
+            envelope(serde_json::Value::Array(list)),
+        );
+        Synthetic {
+            answers,
+            member_state: envelope(meta("/1.0/cluster/members/m1/state")),
+            pool_status: envelope(meta("/1.0/storage-pools/default?target=m1")),
+        }
+    }
+
+    fn answer(&self, path: &str) -> http::Response {
+        let body = if let Some(b) = self.answers.get(path) {
+            b.clone()
+        } else if path.starts_with("/1.0/cluster/members/") && path.ends_with("/state") {
+            self.member_state.clone()
+        } else if path.starts_with("/1.0/storage-pools/") && path.contains("?target=") {
+            self.pool_status.clone()
+        } else {
+            return http::Response::new(
+                404,
+                r#"{"type":"error","error":"not found","error_code":404}"#,
+            );
+        };
+        http::Response::new(200, body).header("Content-Type", "application/json")
+    }
+}
+
+async fn doctor_synthetic() {
+    println!(
+        "\n== doctor on synthetic clusters served on a loopback unix socket (recorded shapes)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    for (members, instances) in [(100, 1_000), (1_000, 1_000), (1_000, 10_000)] {
+        let synthetic = Arc::new(Synthetic::new(members, instances));
+        let socket = tmp.path().join(format!("s{members}-{instances}.socket"));
+        let s2 = synthetic.clone();
+        let _server = http::Server::start_unix(
+            &socket,
+            Arc::new(move |r: &http::Request| s2.answer(&r.path)),
+        )
+        .await;
+        let mut times = Vec::new();
+        let mut last = (0, 0);
+        for _ in 0..3 {
+            let (t, req, n) = doctor_once(&socket).await;
+            times.push(t);
+            last = (req, n);
+        }
+        times.sort();
+        let p50 = percentile(&times, 0.5);
+        println!(
+            "{members:>5} members, {instances:>6} instances: p50 {} over {} runs, {} requests, {} findings  [{}]",
+            ms(p50),
+            times.len(),
+            last.0,
+            last.1,
+            status("synthetic", p50 < Duration::from_secs(2), "< 2 s")
+        );
+    }
 }

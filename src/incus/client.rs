@@ -19,6 +19,13 @@ use super::tls;
 /// connections when one process opens four or more at once (measured on 6.0.4: about one run
 /// in five hung until the timeout); two never did, and a local daemon answers in milliseconds.
 const UNIX_IN_FLIGHT: usize = 2;
+/// A local connect takes microseconds; one that takes longer is one of incusd's stalled
+/// accepts and is retried on a fresh connection rather than waited for.
+const UNIX_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Attempts of a request whose connection could not be established.
+const CONNECT_ATTEMPTS: usize = 3;
+/// When a GET has not answered after this long, a second one is sent (see `fetch`).
+const HEDGE_AFTER: Duration = Duration::from_millis(1500);
 /// Requests in flight at once over HTTPS.
 const HTTPS_IN_FLIGHT: usize = 8;
 
@@ -60,7 +67,9 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none());
         let (builder, base, in_flight) = match &target.endpoint {
             Endpoint::Unix(path) => (
-                builder.unix_socket(path.clone()),
+                builder
+                    .unix_socket(path.clone())
+                    .connect_timeout(UNIX_CONNECT_TIMEOUT),
                 "http://incus".to_string(),
                 UNIX_IN_FLIGHT,
             ),
@@ -114,20 +123,49 @@ impl Client {
             .acquire()
             .await
             .expect("semaphore is never closed");
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}{}", self.base, path);
-        let resp = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(path, e))?;
+        let first = self.send_with_retry(&url, path);
+        tokio::pin!(first);
+        // A GET can be repeated safely: when the answer is late, a second request on another
+        // connection often comes back first (incusd stalls single requests while it writes
+        // heartbeat results right after a member goes offline).
+        let resp = tokio::select! {
+            r = &mut first => r?,
+            _ = tokio::time::sleep(HEDGE_AFTER) => {
+                let second = self.send_with_retry(&url, path);
+                tokio::pin!(second);
+                tokio::select! {
+                    r = &mut first => r?,
+                    r = &mut second => r?,
+                }
+            }
+        };
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
             .await
             .map_err(|e| self.transport_error(path, e))?;
         Ok((status, body))
+    }
+
+    async fn send_with_retry(
+        &self,
+        url: &str,
+        path: &str,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            match self.http.get(url).send().await {
+                Ok(resp) => return Ok(resp),
+                // Nothing was sent yet: trying again cannot repeat a request.
+                Err(e) if e.is_connect() && attempt < CONNECT_ATTEMPTS => {
+                    tracing::debug!("GET {path}: connect failed ({e}), retrying");
+                }
+                Err(e) => return Err(self.transport_error(path, e)),
+            }
+        }
     }
 
     fn transport_error(&self, path: &str, e: reqwest::Error) -> ClientError {
