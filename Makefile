@@ -13,10 +13,10 @@ build:
 	$(CARGO) build --release --locked
 
 # The main job: mirror the docs (the site, or the installed package's docs when it is
-# unreachable) and the notes, build the index.
+# unreachable) and the notes, update the index, export the AIChat knowledge bases (when an
+# AIChat embedding model is configured).
 run: setup build
-	$(BIN) mirror --local $(NOTES)
-	$(BIN) index
+	$(BIN) refresh --local $(NOTES)
 
 # fmt check, clippy with warnings denied, all tests (unit and integration).
 test: setup

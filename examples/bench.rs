@@ -9,6 +9,8 @@
 
 #[path = "../tests/support/http.rs"]
 mod http;
+#[path = "../tests/support/openai.rs"]
+mod openai;
 #[path = "../tests/support/shared.rs"]
 mod shared;
 
@@ -205,6 +207,7 @@ async fn main() {
         max_rss_kib(libc::RUSAGE_SELF) / 1024,
     );
 
+    export_bench(&data, &opts).await;
     doctor_live(&bin).await;
     doctor_synthetic().await;
 }
@@ -427,4 +430,134 @@ async fn doctor_synthetic() {
             status("synthetic", p50 < Duration::from_secs(2), "< 2 s")
         );
     }
+}
+
+fn aichat_bin() -> Option<PathBuf> {
+    [
+        std::env::var("AICHAT").ok().map(PathBuf::from),
+        std::env::var("HOME")
+            .ok()
+            .map(|h| PathBuf::from(h).join(".cargo/bin/aichat")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.exists())
+}
+
+fn aichat(dir: &Path, args: &[&str]) -> (Duration, std::process::Output) {
+    let bin = aichat_bin().expect("aichat");
+    let t = Instant::now();
+    let out = Command::new(bin)
+        .args(args)
+        .env("AICHAT_CONFIG_DIR", dir)
+        .env("NO_PROXY", "127.0.0.1")
+        .output()
+        .expect("run aichat");
+    (t.elapsed(), out)
+}
+
+/// The AIChat export of the whole docs mirror, a no-change refresh, and AIChat loading it.
+async fn export_bench(data: &DataDir, mirror_opts: &MirrorOptions) {
+    use incus_ai::export::{self, ExportOptions};
+    println!(
+        "\n== AIChat export (scripted OpenAI-compatible server on loopback, {}-dim embeddings)",
+        openai::DIM
+    );
+    let (server, state) = openai::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        openai::aichat_config(&server.url("/v1")),
+    )
+    .unwrap();
+    // SAFETY: set before any thread reads the environment for AIChat's paths.
+    unsafe { std::env::set_var("AICHAT_CONFIG_DIR", dir.path()) };
+    let opts = ExportOptions {
+        name: "incus".into(),
+        ..ExportOptions::default()
+    };
+    let t = Instant::now();
+    let r = export::export(data, &opts).await.expect("export");
+    let took = t.elapsed();
+    let chunks: usize = r.rags.iter().map(|x| x.chunks).sum();
+    println!(
+        "export, full docs:       {:>9}  {} chunks in {} files, {} embedded in {} calls",
+        ms(took),
+        chunks,
+        r.rags.len(),
+        r.embedded,
+        r.embedding_calls
+    );
+    state.clear();
+    let t = Instant::now();
+    let rr = incus_ai::refresh::run(data, mirror_opts, Some(&opts), true)
+        .await
+        .expect("refresh");
+    let e = rr.export.expect("export ran");
+    println!(
+        "refresh, no change:      {:>9}  {} embedding calls, {} embedded  [{}]",
+        ms(t.elapsed()),
+        e.embedding_calls,
+        e.embedded,
+        status("no-change refresh", e.embedding_calls == 0, "0 calls")
+    );
+    if aichat_bin().is_none() {
+        println!("aichat: not installed (scripts/setup.sh installs it); start-up not measured");
+        return;
+    }
+    let mut loads = Vec::new();
+    for _ in 0..3 {
+        let (t, out) = aichat(dir.path(), &["--rag", "incus", "--info"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        loads.push(t);
+    }
+    loads.sort();
+    let p50 = percentile(&loads, 0.5);
+    println!(
+        "aichat --rag incus load: p50 {} over {} runs ({} chunks)  [{}]",
+        ms(p50),
+        loads.len(),
+        r.rags[0].chunks,
+        status("aichat start-up", p50 < Duration::from_secs(3), "< 3 s")
+    );
+
+    // AIChat building the same knowledge base itself: same files, same endpoint, its own splitter.
+    let rag: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.path().join("rags/incus.yaml")).unwrap())
+            .unwrap();
+    let own = serde_json::json!({
+        "embedding_model": "local:stub-embed", "chunk_size": 1500, "chunk_overlap": 75, "reranker_model": null,
+        "top_k": 4, "batch_size": 64, "next_file_id": 0, "document_paths": rag["document_paths"], "files": {}, "vectors": {}
+    });
+    std::fs::write(
+        dir.path().join("rags/selfbuilt.yaml"),
+        serde_yaml::to_string(&own).unwrap(),
+    )
+    .unwrap();
+    state.clear();
+    let (t, out) = aichat(dir.path(), &["--rag", "selfbuilt", "--rebuild-rag"]);
+    if !out.status.success() {
+        println!(
+            "aichat building its own RAG failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    }
+    let calls = state.requests("/embeddings").len();
+    let built: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(dir.path().join("rags/selfbuilt.yaml")).unwrap(),
+    )
+    .unwrap();
+    let own_chunks = built["vectors"].as_mapping().map_or(0, |m| m.len());
+    let (load, _) = aichat(dir.path(), &["--rag", "selfbuilt", "--info"]);
+    println!(
+        "aichat building it:      {:>9}  {own_chunks} chunks (its splitter, 1500 bytes), {calls} embedding calls, then loads in {}",
+        ms(t),
+        ms(load)
+    );
+    drop(server);
 }

@@ -44,6 +44,29 @@ pub struct Config {
     pub crawl: CrawlConfig,
     /// Search defaults.
     pub search: SearchConfig,
+    /// The chat model of `ask`.
+    pub llm: LlmConfig,
+}
+
+/// `[llm]`: the chat model `ask` uses. Either an OpenAI-compatible endpoint, or the name of a
+/// model configured in AIChat (`aichat_model = "client:model"`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// `http://127.0.0.1:11434/v1`, `https://api.openai.com/v1`, …
+    pub api_base: Option<String>,
+    /// Model name.
+    pub model: Option<String>,
+    /// Bearer token (prefer `api_key_env`).
+    pub api_key: Option<String>,
+    /// Environment variable holding the token.
+    pub api_key_env: Option<String>,
+    /// A model from AIChat's config.yaml, `client:model`.
+    pub aichat_model: Option<String>,
+    /// Tool-calling rounds before the model must answer.
+    pub max_steps: Option<usize>,
+    /// Rough token budget of one question (context included).
+    pub token_budget: Option<usize>,
 }
 
 /// `[docs]`

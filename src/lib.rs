@@ -3,20 +3,25 @@
 //!
 //! The layout follows the data: [`sources`] → [`document`] pages → [`mirror`] → [`index`].
 
+pub mod agent;
+pub mod anonymize;
 pub mod checks;
 pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod doctor;
 pub mod document;
+pub mod export;
 pub mod generations;
 pub mod incus;
 pub mod index;
 pub mod lock;
+pub mod mcp;
 pub mod mirror;
 pub mod paths;
 pub mod progress;
 pub mod redact;
+pub mod refresh;
 pub mod snapshot;
 pub mod sources;
 pub mod status;

@@ -82,3 +82,73 @@ mod tests {
         assert_eq!(value("limits.cpu", "2"), "2");
     }
 }
+
+/// Keys whose whole value is secret wherever they appear in API answers.
+fn secret_field(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    is_secret_key(key)
+        || matches!(
+            k.as_str(),
+            "certificate"
+                | "private_key"
+                | "key"
+                | "password"
+                | "token"
+                | "secret"
+                | "trust_token"
+                | "user-data"
+                | "vendor-data"
+        )
+}
+
+/// Removes secrets from an API answer (or anything derived from one) before it leaves the
+/// machine: configuration values whose key can hold a secret, certificates and keys, trust
+/// tokens, and any string that looks like a private key.
+pub fn json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                if secret_field(k) && !x.is_null() && !x.is_object() && !x.is_array() {
+                    *x = serde_json::Value::String(REDACTED.into());
+                } else {
+                    json(x);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(json),
+        serde_json::Value::String(s)
+            if is_secret_value(s) || s.contains("-----BEGIN CERTIFICATE-----") =>
+        {
+            *s = REDACTED.into();
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn api_answers_lose_their_secrets_and_keep_the_rest() {
+        let mut v = serde_json::json!({
+            "name": "web1",
+            "config": {"environment.DB_PASSWORD": "hunter2", "limits.cpu": "2", "cloud-init.user-data": "#cloud-config\npassword: x"},
+            "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+            "nested": [{"token": "eyJ0b2tlbiI6Ij"}, {"log": "-----BEGIN EC PRIVATE KEY-----\nabc"}],
+        });
+        json(&mut v);
+        let s = v.to_string();
+        for secret in [
+            "hunter2",
+            "password: x",
+            "MIIB",
+            "eyJ0b2tlbiI6Ij",
+            "BEGIN EC PRIVATE KEY",
+        ] {
+            assert!(!s.contains(secret), "{secret} in {s}");
+        }
+        assert_eq!(v["config"]["limits.cpu"], "2");
+        assert_eq!(v["name"], "web1");
+    }
+}

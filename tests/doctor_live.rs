@@ -354,6 +354,21 @@ fn doctor_on_a_real_cluster() {
     }
     assert!(restored, "restore m3");
 
+    // Secrets the agent must never send to a model.
+    cluster.ok(&[
+        "config",
+        "set",
+        "c1",
+        "environment.DB_PASSWORD=hunter2-live",
+    ]);
+    cluster.ok(&[
+        "config",
+        "set",
+        "c1",
+        "cloud-init.user-data=#cloud-config\npassword: cloudpass-live",
+    ]);
+    cluster.ok(&["project", "set", "dev", "user.api_token=projtoken-live"]);
+
     // "Why is node2 offline?": kill m2's daemon for real.
     let k = sh(&["kill", "m2"]);
     assert!(k.status.success());
@@ -421,13 +436,12 @@ fn doctor_on_a_real_cluster() {
     assert!(sh(&["wait", "m2", "Online", "60"]).status.success());
 
     // The installation as notes, with a planted secret that must not be written down.
-    cluster.ok(&["config", "set", "c1", "environment.DB_PASSWORD=hunter2"]);
     let mut c = env.cmd(&["snapshot"]);
     c.env("INCUS_SOCKET", cluster.var("ICL_M1_SOCKET"));
     let r: Run = c.output().unwrap().into();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let md = std::fs::read_to_string(env.data().join("notes/installation-local.md")).unwrap();
-    assert!(!md.contains("hunter2"));
+    assert!(!md.contains("hunter2-live"));
     assert!(md.contains("| m1 |") && md.contains("### Instances on m3"));
     cluster.ok(&["config", "unset", "c1", "environment.DB_PASSWORD"]);
 

@@ -1,8 +1,11 @@
 //! The command line: global options, subcommands, exit codes and one-line errors.
 
+mod ask;
 mod doctor;
+mod export;
 mod index;
 mod mirror;
+mod refresh;
 mod remote;
 mod search;
 mod snapshot;
@@ -62,6 +65,18 @@ enum Command {
     Doctor(doctor::Args),
     /// Write the installation and configuration as markdown into the local notes
     Snapshot(snapshot::Args),
+    /// Export the docs and notes for other tools
+    #[command(subcommand)]
+    Export(export::Target),
+    /// Mirror, index and export to AIChat in one run (for cron and systemd timers)
+    Refresh(refresh::Args),
+    /// Ask why something is wrong: an LLM agent reads the cluster and the docs (read-only)
+    Ask(ask::Args),
+    /// Serve the agent's read-only tools over MCP (stdio)
+    Mcp(ask::McpArgs),
+    /// Run one agent tool (used by the AIChat agent's tool scripts)
+    #[command(hide = true)]
+    Tool(ask::ToolArgs),
 }
 
 /// A failed command: the exit code and a one-line message.
@@ -181,6 +196,11 @@ pub fn main() -> ExitCode {
             Command::Status(a) => status::run(&ctx, a).await,
             Command::Doctor(a) => doctor::run(&ctx, a).await,
             Command::Snapshot(a) => snapshot::run(&ctx, a).await,
+            Command::Export(t) => export::run(&ctx, t).await,
+            Command::Refresh(a) => refresh::run(&ctx, a).await,
+            Command::Ask(a) => ask::run(&ctx, a).await,
+            Command::Mcp(a) => ask::mcp(&ctx, a).await,
+            Command::Tool(a) => ask::tool(&ctx, a).await,
         }
     });
     match result {

@@ -193,8 +193,42 @@ fn link_generation(from: &Path, to: &Path) -> Result<(), IndexError> {
     Ok(())
 }
 
-/// Brings the index up to date with the mirror.
+/// An index update built in a temporary generation, not yet visible to searches.
+pub struct StagedIndex {
+    gens: Generations,
+    pending: Option<(String, PathBuf)>,
+    /// What the update does.
+    pub report: IndexReport,
+}
+
+impl StagedIndex {
+    /// Makes the new generation current.
+    pub fn publish(mut self) -> Result<IndexReport, IndexError> {
+        if let Some((name, tmp)) = self.pending.take() {
+            let dir = self
+                .gens
+                .publish(&name, &tmp)
+                .map_err(io(self.gens.root()))?;
+            self.report.sections_total = count_sections(&open_dir(&dir)?);
+        }
+        Ok(self.report)
+    }
+
+    /// Throws the new generation away.
+    pub fn discard(mut self) {
+        if let Some((_, tmp)) = self.pending.take() {
+            let _ = std::fs::remove_dir_all(tmp);
+        }
+    }
+}
+
+/// Brings the index up to date with the mirror and makes it current.
 pub fn update(data: &DataDir, quiet: bool) -> Result<IndexReport, IndexError> {
+    stage(data, quiet)?.publish()
+}
+
+/// Builds the update in a new generation without making it current.
+pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
     let start = Instant::now();
     let root = data.index();
     let gens = Generations::new(&root);
@@ -265,7 +299,11 @@ pub fn update(data: &DataDir, quiet: bool) -> Result<IndexReport, IndexError> {
         let dir = current.expect("payload came from it");
         report.sections_total = count_sections(&open_dir(&dir)?);
         report.elapsed_ms = start.elapsed().as_millis() as u64;
-        return Ok(report);
+        return Ok(StagedIndex {
+            gens,
+            pending: None,
+            report,
+        });
     }
 
     let (name, tmp) = gens.begin().map_err(io(&root))?;
@@ -329,8 +367,11 @@ pub fn update(data: &DataDir, quiet: bool) -> Result<IndexReport, IndexError> {
     writer.wait_merging_threads().map_err(tantivy_err)?;
     tracing::debug!("index: merged after {:?}", start.elapsed());
 
-    let final_dir = gens.publish(&name, &tmp).map_err(io(&root))?;
-    report.sections_total = count_sections(&open_dir(&final_dir)?);
+    report.sections_total = count_sections(&index);
     report.elapsed_ms = start.elapsed().as_millis() as u64;
-    Ok(report)
+    Ok(StagedIndex {
+        gens,
+        pending: Some((name, tmp)),
+        report,
+    })
 }

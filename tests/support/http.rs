@@ -18,6 +18,7 @@ pub struct Request {
     pub method: String,
     pub path: String,
     pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
 }
 
 /// What to answer.
@@ -176,7 +177,7 @@ impl Server {
 
 async fn read_request<S: tokio::io::AsyncRead + Unpin>(sock: &mut S) -> Option<Request> {
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
+    let mut chunk = [0u8; 16384];
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
@@ -185,14 +186,28 @@ async fn read_request<S: tokio::io::AsyncRead + Unpin>(sock: &mut S) -> Option<R
             let mut parts = first.split_whitespace();
             let method = parts.next()?.to_string();
             let path = parts.next()?.to_string();
-            let headers = lines
+            let headers: HashMap<String, String> = lines
                 .filter_map(|l| l.split_once(':'))
                 .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
                 .collect();
+            let len: usize = headers
+                .get("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = buf[end + 4..].to_vec();
+            while body.len() < len {
+                let n = sock.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+            body.truncate(len);
             return Some(Request {
                 method,
                 path,
                 headers,
+                body,
             });
         }
         let n = sock.read(&mut chunk).await.ok()?;

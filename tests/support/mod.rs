@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod openai;
 pub mod replay;
 
 use std::path::{Path, PathBuf};

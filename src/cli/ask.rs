@@ -1,0 +1,148 @@
+//! `incus-ai ask`, `incus-ai mcp` and the hidden `incus-ai tool`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use serde_json::Value;
+
+use super::remote::RemoteArgs;
+use super::{Context, Failure, exit, print_json};
+use crate::agent::llm::Llm;
+use crate::agent::tools::Toolbox;
+use crate::agent::{Limits, Session};
+use crate::index::Searcher;
+
+/// Options of `ask`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Chat model from AIChat's config.yaml, CLIENT:MODEL [default: [llm] in the config file]
+    #[arg(long, value_name = "CLIENT:MODEL")]
+    pub model: Option<String>,
+    /// Mask member, instance, project and network names and addresses sent to the model
+    #[arg(long)]
+    pub anonymize: bool,
+    /// Tool-calling rounds before the model must answer [default: 8, or [llm] max_steps]
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<usize>,
+    /// Print the answer, tool calls and findings as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The question; without one, questions are read from stdin, one per line
+    #[arg(value_name = "QUESTION")]
+    pub question: Vec<String>,
+}
+
+/// The tools over the configured remote and the docs index (either may be missing).
+fn toolbox(ctx: &Context, remote: &RemoteArgs) -> (Toolbox, Option<Searcher>) {
+    let client = match remote.client() {
+        Ok(c) => Some(c),
+        Err(f) => {
+            if !ctx.quiet {
+                eprintln!("incus-ai: {} (answering without the cluster)", f.message);
+            }
+            None
+        }
+    };
+    (
+        Toolbox::new(client, Searcher::open(&ctx.data.index()).ok()),
+        Searcher::open(&ctx.data.index()).ok(),
+    )
+}
+
+pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
+    let (toolbox, searcher) = toolbox(ctx, &args.remote);
+    let llm = Llm::resolve(&ctx.config.llm, args.model.as_deref())
+        .map_err(|e| Failure::new(exit::FAILURE, e))?;
+    let limits = Limits {
+        max_steps: args.max_steps.or(ctx.config.llm.max_steps).unwrap_or(8),
+        token_budget: ctx.config.llm.token_budget.unwrap_or(32_000),
+    };
+    let mut session = Session::new(toolbox, searcher, llm, limits, args.anonymize);
+    let question = args.question.join(" ");
+    let questions: Box<dyn Iterator<Item = String>> = if question.trim().is_empty() {
+        let interactive = std::io::stdin().is_terminal();
+        if interactive {
+            eprintln!("incus-ai ask: one question per line, empty line or Ctrl-D to end");
+        }
+        Box::new(
+            std::io::stdin()
+                .lock()
+                .lines()
+                .map_while(Result::ok)
+                .take_while(|l| !l.trim().is_empty())
+                .collect::<Vec<_>>()
+                .into_iter(),
+        )
+    } else {
+        Box::new(std::iter::once(question))
+    };
+    for q in questions {
+        let stream = !args.json;
+        let mut out = std::io::stdout();
+        let mut printed = false;
+        let answer = session
+            .ask(&q, &mut |t: &str| {
+                if stream {
+                    let _ = out.write_all(t.as_bytes());
+                    let _ = out.flush();
+                    printed = true;
+                }
+            })
+            .await;
+        if args.json {
+            print_json(&answer);
+            continue;
+        }
+        if answer.mode != "llm" {
+            // One line on stderr says why there was no model; the answer goes to stdout.
+            let (first, rest) = answer
+                .answer
+                .split_once('\n')
+                .unwrap_or((&answer.answer, ""));
+            eprintln!("incus-ai: {first}");
+            print!("{rest}");
+        } else if printed {
+            println!();
+        }
+        if !answer.notes.is_empty() && answer.mode == "llm" && !ctx.quiet {
+            eprintln!("incus-ai: {}", answer.notes.join("; "));
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Options of `mcp`.
+#[derive(Debug, clap::Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+pub async fn mcp(ctx: &Context, args: &McpArgs) -> Result<u8, Failure> {
+    let (mut toolbox, _) = toolbox(ctx, &args.remote);
+    crate::mcp::serve(&mut toolbox, tokio::io::stdin(), tokio::io::stdout())
+        .await
+        .map_err(|e| Failure::new(exit::FAILURE, format!("MCP over stdio: {e}")))?;
+    Ok(exit::OK)
+}
+
+/// Options of the hidden `tool` command.
+#[derive(Debug, clap::Args)]
+pub struct ToolArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Tool name
+    pub name: String,
+    /// Arguments as a JSON object
+    #[arg(default_value = "{}")]
+    pub arguments: String,
+}
+
+pub async fn tool(ctx: &Context, args: &ToolArgs) -> Result<u8, Failure> {
+    let (mut toolbox, _) = toolbox(ctx, &args.remote);
+    let parsed: Value = serde_json::from_str(&args.arguments)
+        .map_err(|e| Failure::new(exit::FAILURE, format!("arguments are not JSON: {e}")))?;
+    println!("{}", toolbox.call(&args.name, &parsed).await);
+    Ok(exit::OK)
+}

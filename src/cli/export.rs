@@ -1,0 +1,154 @@
+//! `incus-ai export aichat`
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Context, Failure, exit, print_json};
+use crate::export::{self, ExportError, ExportOptions, ExportReport};
+use crate::lock::RunLock;
+
+impl From<ExportError> for Failure {
+    fn from(e: ExportError) -> Self {
+        Failure::new(exit::FAILURE, e)
+    }
+}
+
+/// Where to export to.
+#[derive(Debug, clap::Subcommand)]
+pub enum Target {
+    /// AIChat RAG files (`aichat --rag incus`) and an AIChat role
+    Aichat(AichatArgs),
+    /// An AIChat agent (`aichat --agent incus`) with incus-ai's read-only tools and the docs RAG
+    AichatAgent(AgentArgs),
+}
+
+/// Options of `export aichat-agent`.
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// Agent name
+    #[arg(long, default_value = "incus")]
+    pub name: String,
+    /// Remote the agent's tools read (as in `incus remote list`) [default: the default remote]
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of the AIChat export, shared with `refresh`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AichatOptions {
+    /// RAG name: writes NAME.yaml (docs) and NAME-local.yaml (local notes)
+    #[arg(long, default_value = "incus")]
+    pub name: String,
+    /// Folder for the RAG files [default: AIChat's rags dir]
+    #[arg(long, value_name = "DIR")]
+    pub rags_dir: Option<PathBuf>,
+    /// Embedding model as CLIENT:MODEL [default: AIChat's rag_embedding_model]
+    #[arg(long, value_name = "CLIENT:MODEL")]
+    pub embedding_model: Option<String>,
+    /// Chunk size in bytes [default: AIChat's rag_chunk_size, else the model's, else 2000]
+    #[arg(long, value_name = "BYTES")]
+    pub chunk_size: Option<usize>,
+}
+
+impl AichatOptions {
+    /// The library options.
+    pub fn options(&self) -> ExportOptions {
+        ExportOptions {
+            name: self.name.clone(),
+            rags_dir: self.rags_dir.clone(),
+            embedding_model: self.embedding_model.clone(),
+            chunk_size: self.chunk_size,
+        }
+    }
+}
+
+/// Options of `export aichat`.
+#[derive(Debug, clap::Args)]
+pub struct AichatArgs {
+    #[command(flatten)]
+    pub aichat: AichatOptions,
+    /// Wait this many seconds for another run to finish instead of failing at once
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Lines for humans.
+pub fn describe(r: &ExportReport) -> String {
+    let mut out = String::new();
+    for rag in &r.rags {
+        out.push_str(&format!(
+            "aichat: {} ({} pages, {} chunks){}\n",
+            rag.path.display(),
+            rag.pages,
+            rag.chunks,
+            if rag.changed { "" } else { ", unchanged" }
+        ));
+    }
+    out.push_str(&format!(
+        "aichat: {} chunks embedded with {} ({} calls), {} from the cache, in {:.1}s\n",
+        r.embedded,
+        r.embedding_model,
+        r.embedding_calls,
+        r.cached,
+        r.elapsed_ms as f64 / 1000.0
+    ));
+    if let Some(role) = &r.role {
+        out.push_str(&format!("aichat: role {}\n", role.display()));
+    }
+    out.push_str(&format!("try: {}\n", r.try_command));
+    out
+}
+
+pub async fn run(ctx: &Context, target: &Target) -> Result<u8, Failure> {
+    let args = match target {
+        Target::Aichat(a) => a,
+        Target::AichatAgent(a) => return agent(ctx, a),
+    };
+    let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
+    let report = export::export(&ctx.data, &args.aichat.options()).await?;
+    if args.json {
+        print_json(&report);
+    } else if !ctx.quiet {
+        print!("{}", describe(&report));
+    }
+    Ok(exit::OK)
+}
+
+fn agent(ctx: &Context, args: &AgentArgs) -> Result<u8, Failure> {
+    let exe = std::env::current_exe().map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!("cannot find the incus-ai binary: {e}"),
+        )
+    })?;
+    let data = std::path::absolute(&ctx.data.root).unwrap_or(ctx.data.root.clone());
+    let report = crate::export::agent::install(&args.name, &exe, &data, args.remote.as_deref())?;
+    if args.json {
+        print_json(&report);
+    } else if !ctx.quiet {
+        println!(
+            "aichat agent {}: {} ({} tools)",
+            report.name,
+            report.functions_dir.display(),
+            report.tools.len()
+        );
+        match &report.rag {
+            Some(r) => println!("aichat agent {}: docs RAG {}", report.name, r.display()),
+            None => println!(
+                "aichat agent {}: no docs RAG yet (run `incus-ai export aichat` first)",
+                report.name
+            ),
+        }
+        if let Some(w) = &report.warning {
+            println!("note: {w}");
+        }
+        println!("try: {}", report.try_command);
+    }
+    Ok(exit::OK)
+}

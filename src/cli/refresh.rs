@@ -1,0 +1,64 @@
+//! `incus-ai refresh`
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::export::AichatOptions;
+use super::{Context, Failure, exit, print_json};
+use crate::lock::RunLock;
+use crate::refresh::{self, RefreshError};
+
+impl From<RefreshError> for Failure {
+    fn from(e: RefreshError) -> Self {
+        Failure::new(exit::FAILURE, e)
+    }
+}
+
+/// Options of `refresh`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Docs source (repeatable), as for `mirror`
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Folder of your own markdown notes (repeatable), as for `mirror`
+    #[arg(long = "local", value_name = "DIR")]
+    pub local: Vec<PathBuf>,
+    /// Do not pick the docs matching the local Incus server's version
+    #[arg(long)]
+    pub no_version_match: bool,
+    /// Skip the AIChat export
+    #[arg(long)]
+    pub no_export: bool,
+    #[command(flatten)]
+    pub aichat: AichatOptions,
+    /// Wait this many seconds for another run to finish instead of exiting with 75
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
+    let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
+    let mirror =
+        super::mirror::options(ctx, &args.sources, &args.local, !args.no_version_match).await?;
+    let export = (!args.no_export).then(|| args.aichat.options());
+    let report = refresh::run(&ctx.data, &mirror, export.as_ref(), ctx.quiet).await?;
+    if args.json {
+        print_json(&report);
+    } else if !ctx.quiet {
+        println!("{}", report.summary());
+        for r in &report.mirror {
+            for s in &r.sources {
+                if let Some(n) = &s.note {
+                    println!("  note: {n}");
+                }
+            }
+        }
+        if let Some(e) = &report.export {
+            println!("try: {}", e.try_command);
+        }
+    }
+    Ok(exit::OK)
+}
