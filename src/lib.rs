@@ -25,3 +25,4 @@ pub mod refresh;
 pub mod snapshot;
 pub mod sources;
 pub mod status;
+pub mod text;

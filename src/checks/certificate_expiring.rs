@@ -67,7 +67,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 } else {
                     format!("{name}.certificate")
                 },
-                format!("CN={cn}, not after {}", fmt_date(not_after)),
+                format!("CN={cn}, not after {}", crate::text::date(not_after)),
             ))
             .docs_about(if kind == "client" || kind == "metrics" {
                 "authentication trusted certificates add certificate"
@@ -90,18 +90,4 @@ fn run(ctx: &Context) -> Vec<Finding> {
         out.push(f);
     }
     out
-}
-
-fn fmt_date(unix: i64) -> String {
-    let days = unix.div_euclid(86400);
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }

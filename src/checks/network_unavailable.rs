@@ -1,8 +1,6 @@
 //! `network-unavailable`: managed networks a member could not bring up.
 
-use std::collections::BTreeSet;
-
-use super::support::{warning_evidence, warning_subject, warnings_of};
+use super::support::{unavailable, warning_evidence, warning_subject, warnings_of};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
 
 const WARNING: &str = "Network unavailable";
@@ -15,16 +13,7 @@ pub const CHECK: Check = Check {
 
 fn run(ctx: &Context) -> Vec<Finding> {
     let st = ctx.state;
-    let mut broken: BTreeSet<(String, String)> = st
-        .network_status
-        .iter()
-        .filter(|(_, s)| s.as_str() == "Unavailable")
-        .map(|(k, _)| k.clone())
-        .collect();
-    for w in warnings_of(st, WARNING) {
-        broken.insert((warning_subject(w).1, w.location.clone()));
-    }
-    broken
+    unavailable(&st.network_status, st, WARNING)
         .into_iter()
         .map(|(net, member)| {
             let n = st.networks.iter().find(|n| n.name == net);

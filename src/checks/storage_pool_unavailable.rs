@@ -1,8 +1,6 @@
 //! `storage-pool-unavailable`: pools a member cannot use (not mounted, backing gone).
 
-use std::collections::BTreeSet;
-
-use super::support::{warning_evidence, warning_subject, warnings_of};
+use super::support::{unavailable, warning_evidence, warning_subject, warnings_of};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
 
 const WARNING: &str = "Storage pool unavailable";
@@ -15,17 +13,7 @@ pub const CHECK: Check = Check {
 
 fn run(ctx: &Context) -> Vec<Finding> {
     let st = ctx.state;
-    // (pool, member) pairs, from the members' own views and from their warnings.
-    let mut broken: BTreeSet<(String, String)> = st
-        .pool_status
-        .iter()
-        .filter(|(_, s)| s.as_str() == "Unavailable")
-        .map(|(k, _)| k.clone())
-        .collect();
-    for w in warnings_of(st, WARNING) {
-        broken.insert((warning_subject(w).1, w.location.clone()));
-    }
-    broken
+    unavailable(&st.pool_status, st, WARNING)
         .into_iter()
         .map(|(pool, member)| {
             let driver = st.pools.iter().find(|p| p.name == pool).map(|p| p.driver.clone()).unwrap_or_default();

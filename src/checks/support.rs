@@ -97,6 +97,24 @@ pub fn warnings_of<'a>(
     state.active_warnings().filter(move |w| w.kind == kind)
 }
 
+/// `(resource, member)` pairs a member cannot use: `Unavailable` in the member's own view
+/// (`statuses`) or named by an active warning of type `warning`.
+pub fn unavailable(
+    statuses: &std::collections::BTreeMap<(String, String), String>,
+    state: &ClusterState,
+    warning: &str,
+) -> std::collections::BTreeSet<(String, String)> {
+    let mut out: std::collections::BTreeSet<(String, String)> = statuses
+        .iter()
+        .filter(|(_, s)| s.as_str() == "Unavailable")
+        .map(|(k, _)| k.clone())
+        .collect();
+    for w in warnings_of(state, warning) {
+        out.insert((warning_subject(w).1, w.location.clone()));
+    }
+    out
+}
+
 /// `GET /1.0/warnings` evidence for a warning.
 pub fn warning_evidence(w: &Warning) -> super::Evidence {
     let at = if w.location.is_empty() {

@@ -8,9 +8,9 @@ use crate::lock::RunLock;
 use crate::mirror::{self, CollectionReport, MirrorOptions};
 use crate::sources::{FetchContext, Source};
 
-/// Options of `mirror`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
+/// Where the docs and notes come from (`mirror` and `refresh`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceArgs {
     /// Docs source (repeatable): a docs site URL, a .tar.gz URL of the Incus source tree, or a
     /// local doc/ folder [default: from the config file, else the docs site]
     #[arg(long = "source", value_name = "SOURCE")]
@@ -21,6 +21,13 @@ pub struct Args {
     /// Do not pick the docs matching the local Incus server's version
     #[arg(long)]
     pub no_version_match: bool,
+}
+
+/// Options of `mirror`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Wait this many seconds for another run to finish instead of failing at once
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
@@ -30,12 +37,8 @@ pub struct Args {
 }
 
 /// Builds the mirror options from the command line and the config file.
-pub async fn options(
-    ctx: &Context,
-    sources: &[String],
-    local: &[PathBuf],
-    version_match: bool,
-) -> Result<MirrorOptions, Failure> {
+pub async fn options(ctx: &Context, args: &SourceArgs) -> Result<MirrorOptions, Failure> {
+    let (sources, local, version_match) = (&args.sources, &args.local, !args.no_version_match);
     let cfg = &ctx.config;
     let specs = if sources.is_empty() {
         &cfg.docs.sources
@@ -127,7 +130,7 @@ pub fn first_failure(reports: &[CollectionReport]) -> Option<Failure> {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
-    let opts = options(ctx, &args.sources, &args.local, !args.no_version_match).await?;
+    let opts = options(ctx, &args.source).await?;
     let reports = mirror::run(&ctx.data, &opts).await;
     if args.json {
         print_json(&reports);

@@ -1,9 +1,9 @@
 //! `incus-ai refresh`
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::export::AichatOptions;
+use super::mirror::SourceArgs;
 use super::{Context, Failure, exit, print_json};
 use crate::lock::RunLock;
 use crate::refresh::{self, RefreshError};
@@ -17,15 +17,8 @@ impl From<RefreshError> for Failure {
 /// Options of `refresh`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Docs source (repeatable), as for `mirror`
-    #[arg(long = "source", value_name = "SOURCE")]
-    pub sources: Vec<String>,
-    /// Folder of your own markdown notes (repeatable), as for `mirror`
-    #[arg(long = "local", value_name = "DIR")]
-    pub local: Vec<PathBuf>,
-    /// Do not pick the docs matching the local Incus server's version
-    #[arg(long)]
-    pub no_version_match: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Skip the AIChat export
     #[arg(long)]
     pub no_export: bool,
@@ -41,8 +34,7 @@ pub struct Args {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
-    let mirror =
-        super::mirror::options(ctx, &args.sources, &args.local, !args.no_version_match).await?;
+    let mirror = super::mirror::options(ctx, &args.source).await?;
     let export = (!args.no_export).then(|| args.aichat.options());
     let report = refresh::run(&ctx.data, &mirror, export.as_ref(), ctx.quiet).await?;
     if args.json {

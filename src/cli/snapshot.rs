@@ -16,31 +16,13 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-fn now_utc() -> String {
-    let secs = crate::checks::support::now();
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    // civil date from days (the inverse of support::parse_time)
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
-}
-
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
     let state = gather(&client, &GatherOptions::default()).await?;
-    let text = crate::snapshot::render(&state, &now_utc());
+    let text = crate::snapshot::render(
+        &state,
+        &crate::text::date_time(crate::checks::support::now()),
+    );
     let dir = args.out.clone().unwrap_or_else(|| ctx.data.notes());
     std::fs::create_dir_all(&dir).map_err(|e| {
         Failure::new(

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
-use super::ExportError;
 use super::aichat_config::AichatPaths;
+use super::{ExportError, write_atomically as write};
 use crate::agent::tools::specs;
 
 /// What was installed.
@@ -30,21 +30,6 @@ pub struct AgentReport {
     pub warning: Option<String>,
     /// A command to try.
     pub try_command: String,
-}
-
-fn write(path: &Path, text: &str) -> Result<(), ExportError> {
-    let err = |e: std::io::Error| ExportError::Write {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    std::fs::write(&tmp, text).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
 }
 
 fn quote(s: &str) -> String {

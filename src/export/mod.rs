@@ -243,6 +243,16 @@ fn encode(v: &[f32]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Writes `text` to `path` through a temporary file and a rename.
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), ExportError> {
+    let tmp = write_tmp(path, text)?;
+    std::fs::rename(&tmp, path).map_err(|e| ExportError::Write {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+/// Writes `text` next to `path` in a temporary file, to be renamed into place later.
 fn write_tmp(path: &Path, text: &str) -> Result<PathBuf, ExportError> {
     let err = |e: std::io::Error| ExportError::Write {
         path: path.to_path_buf(),

@@ -169,7 +169,7 @@ impl Client {
     }
 
     fn transport_error(&self, path: &str, e: reqwest::Error) -> ClientError {
-        let chain = error_chain(&e);
+        let chain = crate::text::error_chain(&e);
         if chain.contains(tls::PIN_MISMATCH) {
             return ClientError::ServerCertificate {
                 remote: self.remote.clone(),
@@ -247,20 +247,6 @@ fn drop_nulls(v: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
         _ => {}
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        let t = inner.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = inner.source();
-    }
-    s.replace('\n', " ")
 }
 
 /// Appends `?target=`/`&target=` (per-member views) and `project=` to a path.

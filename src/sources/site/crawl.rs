@@ -228,20 +228,6 @@ impl Scope {
     }
 }
 
-fn one_line(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        let t = inner.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = inner.source();
-    }
-    s.replace('\n', " ")
-}
-
 /// Builds the HTTP client for one site: redirects are followed only within `scope`.
 pub fn client(scope: &Url, opts: &CrawlOptions) -> reqwest::Client {
     let root = scope.clone();
@@ -301,12 +287,12 @@ fn classify(url: &Url, e: reqwest::Error, secs: u64) -> FetchError {
     } else if e.is_connect() {
         FetchError::Unreachable {
             url: url_s,
-            detail: one_line(&e),
+            detail: crate::text::error_chain(&e),
         }
     } else {
         FetchError::Other {
             url: url_s,
-            detail: one_line(&e),
+            detail: crate::text::error_chain(&e),
         }
     }
 }
