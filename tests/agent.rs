@@ -387,6 +387,47 @@ async fn anonymize_masks_names_and_addresses_and_puts_them_back() {
     }
 }
 
+#[tokio::test]
+async fn interactive_ask_answers_each_line_before_reading_the_next() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let w = World::new(broken_cluster()).await;
+    std::fs::remove_file(w.env.config_path()).unwrap();
+    let mut child = w
+        .cmd(&["ask"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    stdin.write_all(b"why is m2 offline?\n").await.unwrap();
+    // The first answer arrives while stdin is still open: the question was not held back.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut seen = String::new();
+        while let Some(line) = out.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("incus cluster remove --force m2") {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .expect("the first answer before the second question");
+    assert!(first.contains("Cluster member m2 is offline"), "{first}");
+    stdin.write_all(b"why is m2 offline?\n\n").await.unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    while let Some(line) = out.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    assert!(child.wait().await.unwrap().success());
+    assert!(rest.contains("incus cluster remove --force m2"), "{rest}");
+}
+
 async fn mcp_exchange(w: &World, messages: &[Value]) -> Vec<Value> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let mut child = w

@@ -5,6 +5,7 @@
 //! (descriptions, logs) can inform the model but cannot widen what the tools do.
 
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 use regex::Regex;
 use serde_json::{Value, json};
@@ -17,6 +18,9 @@ use crate::index::{Collection, Searcher};
 
 /// Largest tool result, in characters, before it is cut with a marker.
 pub const MAX_OUTPUT: usize = 8000;
+
+/// How long a gathered cluster state is reused before tools read the cluster again.
+pub const STATE_MAX_AGE: Duration = Duration::from_secs(15);
 /// Longest string argument accepted.
 const MAX_ARG: usize = 500;
 
@@ -137,7 +141,8 @@ static KEY: LazyLock<Regex> =
 pub struct Toolbox {
     client: Option<Client>,
     searcher: Option<Searcher>,
-    state: Option<ClusterState>,
+    /// The last gathered state and when it was read.
+    state: Option<(ClusterState, Instant)>,
 }
 
 /// A tool's answer, before fencing.
@@ -205,9 +210,14 @@ impl Toolbox {
         }
     }
 
-    /// The cluster state, read once and reused.
+    /// The cluster state, reused while it is younger than [`STATE_MAX_AGE`] (a long MCP
+    /// session must not answer from a cluster that has changed since).
     pub async fn state(&mut self) -> Result<&ClusterState, String> {
-        if self.state.is_none() {
+        let stale = self
+            .state
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() > STATE_MAX_AGE);
+        if stale {
             let client = self
                 .client
                 .as_ref()
@@ -215,9 +225,9 @@ impl Toolbox {
             let st = gather(client, &GatherOptions::default())
                 .await
                 .map_err(|e| e.to_string())?;
-            self.state = Some(st);
+            self.state = Some((st, Instant::now()));
         }
-        Ok(self.state.as_ref().expect("just read"))
+        Ok(&self.state.as_ref().expect("just read").0)
     }
 
     /// Runs a tool and returns its output as the model sees it: redacted, fenced, bounded.

@@ -60,24 +60,23 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     };
     let mut session = Session::new(toolbox, searcher, llm, limits, args.anonymize);
     let question = args.question.join(" ");
-    let questions: Box<dyn Iterator<Item = String>> = if question.trim().is_empty() {
-        let interactive = std::io::stdin().is_terminal();
-        if interactive {
-            eprintln!("incus-ai ask: one question per line, empty line or Ctrl-D to end");
+    // Interactive mode reads one line, answers it, then reads the next.
+    let mut once = (!question.trim().is_empty()).then_some(question);
+    let interactive = once.is_none();
+    if interactive && std::io::stdin().is_terminal() {
+        eprintln!("incus-ai ask: one question per line, empty line or Ctrl-D to end");
+    }
+    let mut next_question = move || -> Option<String> {
+        if !interactive {
+            return once.take();
         }
-        Box::new(
-            std::io::stdin()
-                .lock()
-                .lines()
-                .map_while(Result::ok)
-                .take_while(|l| !l.trim().is_empty())
-                .collect::<Vec<_>>()
-                .into_iter(),
-        )
-    } else {
-        Box::new(std::iter::once(question))
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(n) if n > 0 && !line.trim().is_empty() => Some(line.trim().to_string()),
+            _ => None,
+        }
     };
-    for q in questions {
+    while let Some(q) = next_question() {
         let stream = !args.json;
         let mut out = std::io::stdout();
         let mut printed = false;
@@ -92,9 +91,7 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
             .await;
         if args.json {
             print_json(&answer);
-            continue;
-        }
-        if answer.mode != "llm" {
+        } else if answer.mode != "llm" {
             // One line on stderr says why there was no model; the answer goes to stdout.
             let (first, rest) = answer
                 .answer
@@ -105,9 +102,11 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
         } else if printed {
             println!();
         }
-        if !answer.notes.is_empty() && answer.mode == "llm" && !ctx.quiet {
+        if !args.json && !answer.notes.is_empty() && answer.mode == "llm" && !ctx.quiet {
             eprintln!("incus-ai: {}", answer.notes.join("; "));
         }
+        // Interactive users see each answer before typing the next question.
+        let _ = std::io::stdout().flush();
     }
     Ok(exit::OK)
 }

@@ -123,9 +123,9 @@ const STOP_WORDS: &[&str] = &[
     "which", "is", "are", "be", "been", "it", "its", "this", "that", "these", "those", "there",
     "where", "when", "why", "from", "by", "as", "at", "into", "about", "so", "if", "any", "some",
     "all", "just", "now", "get", "got", "want", "need", "instead", "than", "then", "also", "way",
-    "possibl", "possible", "there", "thing", "anymor", "any more", "after", "befor", "still",
-    "again", "has", "have", "had", "was", "were", "will", "not", "no", "yes", "but", "them",
-    "they", "it'", "s", "t", "let", "make",
+    "possibl", "possible", "thing", "anymor", "after", "befor", "still", "again", "has", "have",
+    "had", "was", "were", "will", "not", "no", "yes", "but", "them", "they", "it'", "s", "t",
+    "let", "make",
 ];
 
 static KEY_RE: LazyLock<Regex> = LazyLock::new(|| {
