@@ -52,15 +52,8 @@ fn status(label: &str, ok: bool, target: &str) -> String {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let shared = shared::shared_dir(arg("--shared"));
-    let bin = PathBuf::from(arg("--bin").unwrap_or_else(|| {
+    let shared = shared::shared_dir(shared::arg("--shared"));
+    let bin = PathBuf::from(shared::arg("--bin").unwrap_or_else(|| {
         let exe = std::env::current_exe().unwrap();
         exe.parent()
             .unwrap()
@@ -208,7 +201,7 @@ async fn main() {
     );
 
     export_bench(&data, &opts).await;
-    doctor_live(&bin).await;
+    doctor_live().await;
     doctor_synthetic().await;
 }
 
@@ -221,13 +214,42 @@ fn local_client(socket: &Path) -> Client {
     Client::connect(&target, Duration::from_secs(10)).expect("client")
 }
 
-async fn doctor_once(socket: &Path) -> (Duration, usize, usize) {
-    let client = local_client(socket);
-    let t = Instant::now();
-    let (report, _) = incus_ai::doctor::run(&client, None, Settings::default(), None)
-        .await
-        .expect("doctor");
-    (t.elapsed(), report.requests, report.findings.len())
+/// Times of `runs` doctor runs (sorted), with the requests and findings of the last one.
+struct DoctorRuns {
+    times: Vec<Duration>,
+    requests: usize,
+    findings: usize,
+}
+
+impl DoctorRuns {
+    async fn measure(socket: &Path, runs: usize) -> DoctorRuns {
+        let mut out = DoctorRuns {
+            times: Vec::new(),
+            requests: 0,
+            findings: 0,
+        };
+        for _ in 0..runs {
+            // A fresh client each run, as each `incus-ai doctor` starts with one.
+            let client = local_client(socket);
+            let t = Instant::now();
+            let (report, _) = incus_ai::doctor::run(&client, None, Settings::default(), None)
+                .await
+                .expect("doctor");
+            out.times.push(t.elapsed());
+            out.requests = report.requests;
+            out.findings = report.findings.len();
+        }
+        out.times.sort();
+        out
+    }
+
+    fn p50(&self) -> Duration {
+        percentile(&self.times, 0.5)
+    }
+
+    fn max(&self) -> Duration {
+        *self.times.last().expect("at least one run")
+    }
 }
 
 fn harness(args: &[&str]) -> std::process::Output {
@@ -240,7 +262,7 @@ fn harness(args: &[&str]) -> std::process::Output {
 }
 
 /// The doctor on the real three-member cluster of the test harness.
-async fn doctor_live(_bin: &Path) {
+async fn doctor_live() {
     println!("\n== doctor on a real 3-member cluster (tests/cluster/incus-cluster.sh)");
     if unsafe { libc::geteuid() } != 0 {
         println!("skipped: needs root to run incusd");
@@ -259,41 +281,31 @@ async fn doctor_live(_bin: &Path) {
         return;
     }
     let socket = PathBuf::from("/var/lib/incus-ai-test/m1/unix.socket");
-    let mut times = Vec::new();
-    let mut last = (0, 0);
-    for _ in 0..10 {
-        let (t, req, n) = doctor_once(&socket).await;
-        times.push(t);
-        last = (req, n);
-    }
-    times.sort();
+    let healthy = DoctorRuns::measure(&socket, 10).await;
     println!(
         "healthy:                 p50 {} max {} over {} runs, {} requests, {} findings",
-        ms(percentile(&times, 0.5)),
-        ms(*times.last().unwrap()),
-        times.len(),
-        last.0,
-        last.1
+        ms(healthy.p50()),
+        ms(healthy.max()),
+        healthy.times.len(),
+        healthy.requests,
+        healthy.findings
     );
     harness(&["kill", "m2"]);
     let waited = harness(&["wait", "m2", "Offline", "60"]);
     if waited.status.success() {
-        let mut times = Vec::new();
-        for _ in 0..5 {
-            let (t, req, n) = doctor_once(&socket).await;
-            times.push(t);
-            last = (req, n);
-        }
-        times.sort();
-        let p50 = percentile(&times, 0.5);
+        let offline = DoctorRuns::measure(&socket, 5).await;
         println!(
             "member m2 offline:       p50 {} max {} over {} runs, {} requests, {} findings  [{}]",
-            ms(p50),
-            ms(*times.last().unwrap()),
-            times.len(),
-            last.0,
-            last.1,
-            status("dead member", p50 < Duration::from_secs(2), "< 2 s")
+            ms(offline.p50()),
+            ms(offline.max()),
+            offline.times.len(),
+            offline.requests,
+            offline.findings,
+            status(
+                "dead member",
+                offline.p50() < Duration::from_secs(2),
+                "< 2 s"
+            )
         );
     } else {
         println!("member m2 did not go offline in time");
@@ -412,21 +424,14 @@ async fn doctor_synthetic() {
             Arc::new(move |r: &http::Request| s2.answer(&r.path)),
         )
         .await;
-        let mut times = Vec::new();
-        let mut last = (0, 0);
-        for _ in 0..3 {
-            let (t, req, n) = doctor_once(&socket).await;
-            times.push(t);
-            last = (req, n);
-        }
-        times.sort();
-        let p50 = percentile(&times, 0.5);
+        let runs = DoctorRuns::measure(&socket, 3).await;
+        let p50 = runs.p50();
         println!(
             "{members:>5} members, {instances:>6} instances: p50 {} over {} runs, {} requests, {} findings  [{}]",
             ms(p50),
-            times.len(),
-            last.0,
-            last.1,
+            runs.times.len(),
+            runs.requests,
+            runs.findings,
             status("synthetic", p50 < Duration::from_secs(2), "< 2 s")
         );
     }

@@ -158,15 +158,10 @@ async fn build_index(source: Source, data: &DataDir) -> (u64, u64) {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let shared = shared::shared_dir(arg("--shared"));
+    let shared = shared::shared_dir(shared::arg("--shared"));
     let questions = PathBuf::from(
-        arg("--questions").unwrap_or_else(|| shared.join("eval/dev.jsonl").display().to_string()),
+        shared::arg("--questions")
+            .unwrap_or_else(|| shared.join("eval/dev.jsonl").display().to_string()),
     );
     let show_misses = args.iter().any(|a| a == "--show-misses");
     let qs: Vec<Question> = std::fs::read_to_string(&questions)

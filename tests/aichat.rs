@@ -72,17 +72,22 @@ impl World {
         self.cmd(args).output().await.unwrap().into()
     }
 
-    async fn refresh(&self) -> Run {
+    /// `incus-ai refresh FLAGS` of the fixture docs and this world's notes.
+    fn refresh_cmd(&self, flags: &[&str]) -> tokio::process::Command {
         let src = fixtures().join("incus-src");
-        self.incus_ai(&[
-            "refresh",
-            "--json",
+        let mut args = vec!["refresh"];
+        args.extend_from_slice(flags);
+        args.extend([
             "--source",
             src.to_str().unwrap(),
             "--local",
             self.notes.to_str().unwrap(),
-        ])
-        .await
+        ]);
+        self.cmd(&args)
+    }
+
+    async fn refresh(&self) -> Run {
+        self.refresh_cmd(&["--json"]).output().await.unwrap().into()
     }
 
     async fn aichat(&self, args: &[&str]) -> Run {
@@ -265,19 +270,7 @@ async fn a_no_change_refresh_embeds_nothing_and_a_change_embeds_only_its_chunks(
     assert_eq!(local["changed"], true);
 
     // Human summary for cron: one line plus the command to try.
-    let src = fixtures().join("incus-src");
-    let r: Run = w
-        .cmd(&[
-            "refresh",
-            "--source",
-            src.to_str().unwrap(),
-            "--local",
-            w.notes.to_str().unwrap(),
-        ])
-        .output()
-        .await
-        .unwrap()
-        .into();
+    let r: Run = w.refresh_cmd(&[]).output().await.unwrap().into();
     assert_eq!(r.code, 0);
     assert!(
         r.stdout
@@ -286,19 +279,7 @@ async fn a_no_change_refresh_embeds_nothing_and_a_change_embeds_only_its_chunks(
         r.stdout
     );
     assert!(r.stdout.contains("0 embedded"), "{}", r.stdout);
-    let q: Run = w
-        .cmd(&[
-            "refresh",
-            "-q",
-            "--source",
-            src.to_str().unwrap(),
-            "--local",
-            w.notes.to_str().unwrap(),
-        ])
-        .output()
-        .await
-        .unwrap()
-        .into();
+    let q: Run = w.refresh_cmd(&["-q"]).output().await.unwrap().into();
     assert_eq!((q.code, q.stdout.as_str(), q.stderr.as_str()), (0, "", ""));
 }
 
@@ -359,7 +340,6 @@ async fn a_failing_endpoint_or_a_killed_refresh_leaves_index_and_rags_as_they_we
     )
     .unwrap();
     let (docs, local) = (sha(&w.rag("incus")), sha(&w.rag("incus-local")));
-    let src = fixtures().join("incus-src");
     let slow = support::http::Server::start(std::sync::Arc::new(|_: &support::http::Request| {
         support::http::Response::new(200, "{}").delay(Duration::from_secs(30))
     }))
@@ -369,17 +349,7 @@ async fn a_failing_endpoint_or_a_killed_refresh_leaves_index_and_rags_as_they_we
         openai::aichat_config(&slow.url("/v1")),
     )
     .unwrap();
-    let mut running = w
-        .cmd(&[
-            "refresh",
-            "-q",
-            "--source",
-            src.to_str().unwrap(),
-            "--local",
-            w.notes.to_str().unwrap(),
-        ])
-        .spawn()
-        .unwrap();
+    let mut running = w.refresh_cmd(&["-q"]).spawn().unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let second = w.refresh().await;
     assert_eq!(second.code, 75, "{}", second.stderr);

@@ -85,70 +85,35 @@ impl Server {
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(AtomicUsize::new(0));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (r2, l2) = (requests.clone(), log.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (handler, requests, log) = (handler.clone(), r2.clone(), l2.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let Some(req) = read_request(&mut sock).await else {
-                            return;
-                        };
-                        requests.fetch_add(1, Ordering::SeqCst);
-                        log.lock().unwrap().push(req.clone());
-                        let resp = handler(&req);
-                        if !resp.delay.is_zero() {
-                            tokio::time::sleep(resp.delay).await;
-                        }
-                        if write_response(&mut sock, &req, &resp).await.is_err()
-                            || resp.cut_after.is_some()
-                        {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Server {
-            addr,
-            requests,
-            log,
-            task,
-        }
+        Server::accepting(listener, addr, handler)
     }
 
     /// Starts a server on a unix socket at `path` (an Incus daemon's socket, say).
     pub async fn start_unix(path: &Path, handler: Handler) -> Server {
         let _ = std::fs::remove_file(path);
         let listener = tokio::net::UnixListener::bind(path).expect("bind unix socket");
+        Server::accepting(listener, "127.0.0.1:0".parse().unwrap(), handler)
+    }
+
+    fn accepting<L: Listener>(listener: L, addr: SocketAddr, handler: Handler) -> Server {
         let requests = Arc::new(AtomicUsize::new(0));
         let log = Arc::new(Mutex::new(Vec::new()));
         let (r2, l2) = (requests.clone(), log.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
+                let Ok(sock) = listener.next().await else {
                     continue;
                 };
-                let (handler, requests, log) = (handler.clone(), r2.clone(), l2.clone());
-                tokio::spawn(async move {
-                    while let Some(req) = read_request(&mut sock).await {
-                        requests.fetch_add(1, Ordering::SeqCst);
-                        log.lock().unwrap().push(req.clone());
-                        let resp = handler(&req);
-                        if write_response(&mut sock, &req, &resp).await.is_err() {
-                            return;
-                        }
-                    }
-                });
+                tokio::spawn(serve_connection(
+                    sock,
+                    handler.clone(),
+                    r2.clone(),
+                    l2.clone(),
+                ));
             }
         });
         Server {
-            addr: "127.0.0.1:0".parse().unwrap(),
+            addr,
             requests,
             log,
             task,
@@ -172,6 +137,48 @@ impl Server {
             prefix: prefix.to_string(),
         };
         Server::start(Arc::new(move |r: &Request| files.answer(r))).await
+    }
+}
+
+/// A TCP or unix listener.
+trait Listener: Send + 'static {
+    type Socket: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+    fn next(&self) -> impl std::future::Future<Output = std::io::Result<Self::Socket>> + Send;
+}
+
+impl Listener for TcpListener {
+    type Socket = tokio::net::TcpStream;
+    async fn next(&self) -> std::io::Result<Self::Socket> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+impl Listener for tokio::net::UnixListener {
+    type Socket = tokio::net::UnixStream;
+    async fn next(&self) -> std::io::Result<Self::Socket> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+/// Answers the requests of one connection until it closes or an answer is cut off.
+async fn serve_connection<S>(
+    mut sock: S,
+    handler: Handler,
+    requests: Arc<AtomicUsize>,
+    log: Arc<Mutex<Vec<Request>>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    while let Some(req) = read_request(&mut sock).await {
+        requests.fetch_add(1, Ordering::SeqCst);
+        log.lock().unwrap().push(req.clone());
+        let resp = handler(&req);
+        if !resp.delay.is_zero() {
+            tokio::time::sleep(resp.delay).await;
+        }
+        if write_response(&mut sock, &req, &resp).await.is_err() || resp.cut_after.is_some() {
+            return;
+        }
     }
 }
 

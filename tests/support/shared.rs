@@ -25,3 +25,12 @@ pub fn shared_dir(explicit: Option<String>) -> PathBuf {
             std::process::exit(2)
         })
 }
+
+/// The value after `name` on the command line (`--shared DIR`), for the eval and bench programs.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
