@@ -10,43 +10,21 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 want_aichat=1
 [ "${1:-}" = --no-aichat ] && want_aichat=0
 
+# Incus (from bookworm-backports on Debian 12), curl, jq, openssl, iproute2, busybox-static:
+# the cluster harness of the tests knows how to install them.
+bash "$(dirname "$0")/../tests/cluster/incus-cluster.sh" packages
+
 need=()
-[ -x /usr/libexec/incus/incusd ] || need+=(incus-base)
-command -v incus >/dev/null || need+=(incus-client)
-for tool in curl jq openssl python3; do command -v "$tool" >/dev/null || need+=("$tool"); done
+command -v python3 >/dev/null || need+=(python3)
 [ -x /usr/bin/time ] || need+=(time)
-command -v ip >/dev/null || need+=(iproute2)
 command -v ss >/dev/null || need+=(iproute2)
 command -v setsid >/dev/null || need+=(util-linux)
-if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then need+=(busybox-static); fi
-
 if [ ${#need[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { log "need root to install: ${need[*]}"; exit 1; }
-    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-    pkgs=()
-    if [ "$codename" = bookworm ]; then
-        # Incus is not in Debian 12 main; the 6.0 LTS is in bookworm-backports. Pin only the
-        # incus packages to backports (-t would drag systemd and others along).
-        if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-            log "adding bookworm-backports to apt's sources"
-            cat > /etc/apt/sources.list.d/bookworm-backports.sources <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-        fi
-        for p in "${need[@]}"; do
-            case "$p" in incus-*) pkgs+=("$p/bookworm-backports") ;; *) pkgs+=("$p") ;; esac
-        done
-    else
-        pkgs=("${need[@]}")
-    fi
-    log "installing: ${pkgs[*]}"
+    log "installing: ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 if [ "$want_aichat" = 1 ]; then

@@ -208,13 +208,8 @@ pub fn render(s: &Status) -> String {
     };
     resources("STORAGE POOLS", &s.storage_pools, &mut out);
     resources("NETWORKS", &s.networks, &mut out);
-    if !s.unreadable.is_empty() {
-        out.push_str(&format!(
-            "\n{} endpoint(s) could not be read, e.g. {}: {}\n",
-            s.unreadable.len(),
-            s.unreadable[0].path,
-            s.unreadable[0].message
-        ));
+    if let Some(line) = EndpointError::summary(&s.unreadable) {
+        out.push_str(&format!("\n{line}\n"));
     }
     out
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::anonymize::Anonymizer;
 use crate::checks::{Finding, Settings};
 use crate::doctor::{attach_docs, concerns_member, diagnose};
-use crate::index::{Collection, Searcher};
+use crate::index::Collection;
 use llm::{Llm, LlmError};
 use tools::Toolbox;
 
@@ -114,7 +114,6 @@ fn estimate_tokens(messages: &[Value]) -> usize {
 /// A conversation with the agent (several questions in interactive mode).
 pub struct Session {
     toolbox: Toolbox,
-    searcher: Option<Searcher>,
     llm: Option<Llm>,
     limits: Limits,
     anonymizer: Option<Anonymizer>,
@@ -125,14 +124,12 @@ impl Session {
     /// A session; `anonymize` masks names and addresses in everything sent to the model.
     pub fn new(
         toolbox: Toolbox,
-        searcher: Option<Searcher>,
         llm: Option<Llm>,
         limits: Limits,
         anonymize: bool,
     ) -> Session {
         Session {
             toolbox,
-            searcher,
             llm,
             limits,
             anonymizer: anonymize.then(Anonymizer::default),
@@ -165,12 +162,11 @@ impl Session {
     ) -> (Vec<Finding>, Vec<crate::checks::DocLink>, Option<String>) {
         let (mut findings, note) = match self.toolbox.state().await {
             Ok(st) => {
-                let st = st.clone();
-                let subj: Vec<String> = subjects(question, Some(&st))
+                let subj: Vec<String> = subjects(question, Some(st))
                     .into_iter()
                     .map(str::to_string)
                     .collect();
-                let mut f = diagnose(&st, Settings::default(), None);
+                let mut f = diagnose(st, Settings::default(), None);
                 if !subj.is_empty() {
                     f.retain(|x| subj.iter().any(|s| concerns_member(x, s)));
                 }
@@ -196,12 +192,12 @@ impl Session {
                 Some(format!("the cluster could not be read: {e}")),
             ),
         };
-        if let Some(s) = &self.searcher {
+        if let Some(s) = self.toolbox.searcher() {
             attach_docs(&mut findings, s);
         }
         let docs = self
-            .searcher
-            .as_ref()
+            .toolbox
+            .searcher()
             .and_then(|s| s.search(question, Collection::All, 3).ok())
             .unwrap_or_default()
             .into_iter()

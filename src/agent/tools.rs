@@ -210,6 +210,11 @@ impl Toolbox {
         }
     }
 
+    /// The docs index, when there is one.
+    pub fn searcher(&self) -> Option<&Searcher> {
+        self.searcher.as_ref()
+    }
+
     /// The cluster state, reused while it is younger than [`STATE_MAX_AGE`] (a long MCP
     /// session must not answer from a cluster that has changed since).
     pub async fn state(&mut self) -> Result<&ClusterState, String> {
@@ -483,8 +488,8 @@ impl Toolbox {
 
     async fn run_checks(&mut self, args: &Value) -> Answer {
         let member = optional_name(args, "member")?.map(str::to_string);
-        let st = self.state().await?.clone();
-        let mut findings = crate::doctor::diagnose(&st, Settings::default(), member.as_deref());
+        let mut findings =
+            crate::doctor::diagnose(self.state().await?, Settings::default(), member.as_deref());
         if let Some(s) = &self.searcher {
             crate::doctor::attach_docs(&mut findings, s);
         }

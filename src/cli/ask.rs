@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 /// The tools over the configured remote and the docs index (either may be missing).
-fn toolbox(ctx: &Context, remote: &RemoteArgs) -> (Toolbox, Option<Searcher>) {
+fn toolbox(ctx: &Context, remote: &RemoteArgs) -> Toolbox {
     let client = match remote.client() {
         Ok(c) => Some(c),
         Err(f) => {
@@ -44,21 +44,18 @@ fn toolbox(ctx: &Context, remote: &RemoteArgs) -> (Toolbox, Option<Searcher>) {
             None
         }
     };
-    (
-        Toolbox::new(client, Searcher::open(&ctx.data.index()).ok()),
-        Searcher::open(&ctx.data.index()).ok(),
-    )
+    Toolbox::new(client, Searcher::open(&ctx.data.index()).ok())
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
-    let (toolbox, searcher) = toolbox(ctx, &args.remote);
+    let toolbox = toolbox(ctx, &args.remote);
     let llm = Llm::resolve(&ctx.config.llm, args.model.as_deref())
         .map_err(|e| Failure::new(exit::FAILURE, e))?;
     let limits = Limits {
         max_steps: args.max_steps.or(ctx.config.llm.max_steps).unwrap_or(8),
         token_budget: ctx.config.llm.token_budget.unwrap_or(32_000),
     };
-    let mut session = Session::new(toolbox, searcher, llm, limits, args.anonymize);
+    let mut session = Session::new(toolbox, llm, limits, args.anonymize);
     let question = args.question.join(" ");
     // Interactive mode reads one line, answers it, then reads the next.
     let mut once = (!question.trim().is_empty()).then_some(question);
@@ -119,7 +116,7 @@ pub struct McpArgs {
 }
 
 pub async fn mcp(ctx: &Context, args: &McpArgs) -> Result<u8, Failure> {
-    let (mut toolbox, _) = toolbox(ctx, &args.remote);
+    let mut toolbox = toolbox(ctx, &args.remote);
     crate::mcp::serve(&mut toolbox, tokio::io::stdin(), tokio::io::stdout())
         .await
         .map_err(|e| Failure::new(exit::FAILURE, format!("MCP over stdio: {e}")))?;
@@ -139,7 +136,7 @@ pub struct ToolArgs {
 }
 
 pub async fn tool(ctx: &Context, args: &ToolArgs) -> Result<u8, Failure> {
-    let (mut toolbox, _) = toolbox(ctx, &args.remote);
+    let mut toolbox = toolbox(ctx, &args.remote);
     let parsed: Value = serde_json::from_str(&args.arguments)
         .map_err(|e| Failure::new(exit::FAILURE, format!("arguments are not JSON: {e}")))?;
     println!("{}", toolbox.call(&args.name, &parsed).await);

@@ -3,6 +3,7 @@
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit, print_json};
 use crate::checks::{Finding, Settings};
+use crate::cluster::EndpointError;
 use crate::doctor::{self, Report};
 use crate::index::Searcher;
 
@@ -78,13 +79,8 @@ pub fn render(r: &Report) -> String {
         r.requests,
         r.elapsed_ms as f64 / 1000.0
     ));
-    if !r.unreadable.is_empty() {
-        out.push_str(&format!(
-            "{} endpoint(s) could not be read, e.g. {}: {}\n",
-            r.unreadable.len(),
-            r.unreadable[0].path,
-            r.unreadable[0].message
-        ));
+    if let Some(line) = EndpointError::summary(&r.unreadable) {
+        out.push_str(&format!("{line}\n"));
     }
     out
 }

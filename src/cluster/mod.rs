@@ -26,6 +26,20 @@ pub struct EndpointError {
     pub message: String,
 }
 
+impl EndpointError {
+    /// One line for humans about endpoints that could not be read, naming the first; `None`
+    /// when there are none.
+    pub fn summary(errors: &[EndpointError]) -> Option<String> {
+        let first = errors.first()?;
+        Some(format!(
+            "{} endpoint(s) could not be read, e.g. {}: {}",
+            errors.len(),
+            first.path,
+            first.message
+        ))
+    }
+}
+
 /// Everything read from the server.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClusterState {

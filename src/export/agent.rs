@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
-use super::aichat_config::AichatPaths;
+use super::aichat_config::{AichatConfig, AichatPaths};
 use super::{ExportError, write_atomically as write};
 use crate::agent::tools::specs;
 
@@ -99,13 +99,9 @@ pub fn install(
     } else {
         None
     };
-    let function_calling = std::fs::read_to_string(&paths.config_file)
+    let function_calling = AichatConfig::load(&paths.config_file)
         .ok()
-        .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(&t).ok())
-        .and_then(|v| {
-            v.get("function_calling")
-                .and_then(serde_yaml::Value::as_bool)
-        })
+        .and_then(|c| c.function_calling)
         .unwrap_or(false);
     Ok(AgentReport {
         name: name.to_string(),

@@ -98,6 +98,8 @@ pub struct AichatConfig {
     pub rag_chunk_size: Option<usize>,
     /// Splitter overlap in bytes.
     pub rag_chunk_overlap: Option<usize>,
+    /// Whether tool calling is on (agents need it).
+    pub function_calling: Option<bool>,
     /// LLM clients.
     pub clients: Vec<ClientConf>,
 }

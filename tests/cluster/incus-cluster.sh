@@ -11,6 +11,7 @@
 #
 # Usage:
 #   incus-cluster.sh up                 install packages if missing, create/repair the cluster (idempotent)
+#   incus-cluster.sh packages           only install the packages if missing (scripts/setup.sh calls it)
 #   incus-cluster.sh down               stop instances + our daemons (recorded PIDs only), unmount, wipe ICL_ROOT
 #   incus-cluster.sh status             members, PIDs, cluster view; exit 0 only if every member is Online
 #   incus-cluster.sh env                print shell exports (socket paths, URLs, client cert) for tests
@@ -590,6 +591,7 @@ cmd_wait() {
 
 case "${1:-}" in
     up) cmd_up ;;
+    packages) ensure_packages ;;
     down) cmd_down ;;
     status) cmd_status ;;
     env) cat "$ICL_ROOT/env" ;;
