@@ -122,12 +122,7 @@ pub struct Session {
 
 impl Session {
     /// A session; `anonymize` masks names and addresses in everything sent to the model.
-    pub fn new(
-        toolbox: Toolbox,
-        llm: Option<Llm>,
-        limits: Limits,
-        anonymize: bool,
-    ) -> Session {
+    pub fn new(toolbox: Toolbox, llm: Option<Llm>, limits: Limits, anonymize: bool) -> Session {
         Session {
             toolbox,
             llm,
