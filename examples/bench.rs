@@ -24,7 +24,7 @@ use incus_ai::config::CrawlConfig;
 use incus_ai::incus::{Client, Endpoint, Target};
 use incus_ai::index::{Collection, Searcher, build};
 use incus_ai::mirror::{self, MirrorOptions};
-use incus_ai::paths::DataDir;
+use incus_ai::util::paths::DataDir;
 use incus_ai::sources::{FetchContext, Source};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -1,20 +1,20 @@
 //! `incus-ai refresh`: mirror, index and AIChat export in one idempotent run for cron and
 //! systemd timers.
 //!
-//! The index and the RAG files are only published once everything succeeded: a refresh that
-//! fails (or is killed) while embedding leaves the index and both RAG files as they were; the
-//! next refresh finds the same differences again and finishes the job.
+//! The index and the RAG files are only published once everything succeeded, together at the
+//! end: a refresh that fails (or is killed) while embedding leaves the index and both RAG files
+//! as they were; the next refresh finds the same differences again and finishes the job.
 
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::export::aichat_config::AichatError;
-use crate::export::{self, ExportError, ExportOptions, ExportReport};
+use crate::export::{self, ExportError, ExportOptions, ExportReport, Staged};
 use crate::index::IndexError;
-use crate::index::build::{self, IndexReport};
+use crate::index::build::{self, IndexReport, StagedIndex};
 use crate::mirror::{self, CollectionReport, MirrorOptions};
-use crate::paths::DataDir;
+use crate::util::paths::DataDir;
 
 /// Why a refresh failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,9 @@ pub struct RefreshReport {
     /// Why the export was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_skipped: Option<String>,
+    /// The collection that could not be mirrored (its last good mirror was used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
 }
@@ -99,6 +102,11 @@ impl RefreshReport {
 }
 
 /// Runs mirror, index and export; `export` is `None` to skip the AIChat export.
+///
+/// A collection whose source failed keeps its last good mirror, and the index and the RAG
+/// files are still brought up to date with everything else; the report's `failed` says what
+/// failed (the command then exits 2). Only when a failed collection has no mirror at all does
+/// the refresh stop there.
 pub async fn run(
     data: &DataDir,
     mirror_opts: &MirrorOptions,
@@ -107,8 +115,13 @@ pub async fn run(
 ) -> Result<RefreshReport, RefreshError> {
     let start = Instant::now();
     let reports = mirror::run(data, mirror_opts).await;
-    if let Some(e) = reports.iter().find_map(|r| r.error.clone()) {
-        return Err(RefreshError::Mirror(e));
+    let failed = reports
+        .iter()
+        .find_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.collection)));
+    if let Some(e) = &failed
+        && reports.iter().any(|r| r.error.is_some() && r.pages == 0)
+    {
+        return Err(RefreshError::Mirror(e.clone()));
     }
     let index = build::stage(data, quiet)?;
     let mut export_skipped = None;
@@ -132,13 +145,37 @@ pub async fn run(
             }
         },
     };
-    let index = index.publish()?;
-    let export = staged_export.map(|s| s.publish()).transpose()?;
+    let (index, export) = publish(index, staged_export)?;
     Ok(RefreshReport {
         mirror: reports,
         index,
         export,
         export_skipped,
+        failed,
         elapsed_ms: start.elapsed().as_millis() as u64,
     })
+}
+
+/// Publishes the RAG files and the index together: the RAG files first (one rename), then the
+/// index (one rename); if the index cannot be published, the RAG files are switched back.
+fn publish(
+    index: StagedIndex,
+    export: Option<Staged>,
+) -> Result<(IndexReport, Option<ExportReport>), RefreshError> {
+    let published = match export.map(Staged::publish).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            index.discard();
+            return Err(e.into());
+        }
+    };
+    match index.publish() {
+        Ok(i) => Ok((i, published.map(|p| p.report))),
+        Err(e) => {
+            if let Some(p) = published {
+                p.rollback();
+            }
+            Err(e.into())
+        }
+    }
 }

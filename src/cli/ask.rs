@@ -39,7 +39,7 @@ fn toolbox(ctx: &Context, remote: &RemoteArgs) -> Toolbox {
         Ok(c) => Some(c),
         Err(f) => {
             if !ctx.quiet {
-                eprintln!("incus-ai: {} (answering without the cluster)", f.message);
+                crate::errln!("incus-ai: {} (answering without the cluster)", f.message);
             }
             None
         }
@@ -61,7 +61,7 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let mut once = (!question.trim().is_empty()).then_some(question);
     let interactive = once.is_none();
     if interactive && std::io::stdin().is_terminal() {
-        eprintln!("incus-ai ask: one question per line, empty line or Ctrl-D to end");
+        crate::errln!("incus-ai ask: one question per line, empty line or Ctrl-D to end");
     }
     let mut next_question = move || -> Option<String> {
         if !interactive {
@@ -75,13 +75,11 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     };
     while let Some(q) = next_question() {
         let stream = !args.json;
-        let mut out = std::io::stdout();
         let mut printed = false;
         let answer = session
             .ask(&q, &mut |t: &str| {
                 if stream {
-                    let _ = out.write_all(t.as_bytes());
-                    let _ = out.flush();
+                    crate::util::out::print(t);
                     printed = true;
                 }
             })
@@ -94,13 +92,13 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
                 .answer
                 .split_once('\n')
                 .unwrap_or((&answer.answer, ""));
-            eprintln!("incus-ai: {first}");
-            print!("{rest}");
+            crate::errln!("incus-ai: {first}");
+            crate::out!("{rest}");
         } else if printed {
-            println!();
+            crate::outln!();
         }
         if !args.json && !answer.notes.is_empty() && answer.mode == "llm" && !ctx.quiet {
-            eprintln!("incus-ai: {}", answer.notes.join("; "));
+            crate::errln!("incus-ai: {}", answer.notes.join("; "));
         }
         // Interactive users see each answer before typing the next question.
         let _ = std::io::stdout().flush();
@@ -139,6 +137,6 @@ pub async fn tool(ctx: &Context, args: &ToolArgs) -> Result<u8, Failure> {
     let mut toolbox = toolbox(ctx, &args.remote);
     let parsed: Value = serde_json::from_str(&args.arguments)
         .map_err(|e| Failure::new(exit::FAILURE, format!("arguments are not JSON: {e}")))?;
-    println!("{}", toolbox.call(&args.name, &parsed).await);
+    crate::outln!("{}", toolbox.call(&args.name, &parsed).await);
     Ok(exit::OK)
 }

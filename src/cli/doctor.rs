@@ -96,14 +96,14 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     )
     .await?;
     if searcher.is_none() && !report.findings.is_empty() && !ctx.quiet && !args.json {
-        eprintln!(
+        crate::errln!(
             "incus-ai: no docs index yet, findings come without doc links (run `incus-ai refresh`)"
         );
     }
     if args.json {
         print_json(&report);
     } else if !ctx.quiet || !report.findings.is_empty() {
-        print!("{}", render(&report));
+        crate::out!("{}", render(&report));
     }
     Ok(if report.findings.is_empty() {
         exit::OK

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{Context, Failure, exit, print_json};
 use crate::export::{self, ExportError, ExportOptions, ExportReport};
-use crate::lock::RunLock;
+use crate::util::lock::RunLock;
 
 impl From<ExportError> for Failure {
     fn from(e: ExportError) -> Self {
@@ -115,7 +115,7 @@ pub async fn run(ctx: &Context, target: &Target) -> Result<u8, Failure> {
     if args.json {
         print_json(&report);
     } else if !ctx.quiet {
-        print!("{}", describe(&report));
+        crate::out!("{}", describe(&report));
     }
     Ok(exit::OK)
 }
@@ -132,23 +132,23 @@ fn agent(ctx: &Context, args: &AgentArgs) -> Result<u8, Failure> {
     if args.json {
         print_json(&report);
     } else if !ctx.quiet {
-        println!(
+        crate::outln!(
             "aichat agent {}: {} ({} tools)",
             report.name,
             report.functions_dir.display(),
             report.tools.len()
         );
         match &report.rag {
-            Some(r) => println!("aichat agent {}: docs RAG {}", report.name, r.display()),
-            None => println!(
+            Some(r) => crate::outln!("aichat agent {}: docs RAG {}", report.name, r.display()),
+            None => crate::outln!(
                 "aichat agent {}: no docs RAG yet (run `incus-ai export aichat` first)",
                 report.name
             ),
         }
         if let Some(w) = &report.warning {
-            println!("note: {w}");
+            crate::outln!("note: {w}");
         }
-        println!("try: {}", report.try_command);
+        crate::outln!("try: {}", report.try_command);
     }
     Ok(exit::OK)
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{Context, Failure, exit, print_json};
 use crate::index::build::{IndexReport, update};
-use crate::lock::RunLock;
+use crate::util::lock::RunLock;
 
 /// Options of `index`.
 #[derive(Debug, clap::Args)]
@@ -41,10 +41,13 @@ pub fn describe(r: &IndexReport) -> String {
 pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
     let report = update(&ctx.data, ctx.quiet)?;
+    if let Some(h) = &report.healed {
+        crate::errln!("incus-ai: warning: {h}");
+    }
     if args.json {
         print_json(&report);
     } else if !ctx.quiet {
-        println!("{}", describe(&report));
+        crate::outln!("{}", describe(&report));
     }
     Ok(exit::OK)
 }

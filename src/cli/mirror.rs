@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Context, Failure, exit, print_json};
-use crate::lock::RunLock;
+use crate::util::lock::RunLock;
 use crate::mirror::{self, CollectionReport, MirrorOptions};
 use crate::sources::{FetchContext, Source};
 
@@ -82,7 +82,7 @@ pub async fn options(ctx: &Context, args: &SourceArgs) -> Result<MirrorOptions, 
 pub fn print_reports(reports: &[CollectionReport]) {
     for r in reports {
         if let Some(e) = &r.error {
-            eprintln!(
+            crate::errln!(
                 "{}: FAILED, kept the last good mirror ({} pages): {e}",
                 r.collection, r.pages
             );
@@ -105,19 +105,30 @@ pub fn print_reports(reports: &[CollectionReport]) {
                 r.requests, r.not_modified
             ));
         }
-        println!("{line}");
+        crate::outln!("{line}");
         for s in &r.sources {
             if let Some(n) = &s.note {
-                println!("  note: {n}");
+                crate::outln!("  note: {n}");
             }
         }
         if !r.broken_links.is_empty() {
-            println!(
+            crate::outln!(
                 "  note: {} broken link(s) on the site skipped, e.g. {}",
                 r.broken_links.len(),
                 r.broken_links[0]
             );
         }
+        for s in &r.skipped {
+            crate::outln!("  note: {s}");
+        }
+    }
+}
+
+/// What must be seen even with `--quiet` (the package docs stand in for the site, a damaged
+/// mirror was rebuilt), on stderr.
+pub fn print_warnings(reports: &[CollectionReport]) {
+    for w in reports.iter().flat_map(|r| &r.warnings) {
+        crate::errln!("incus-ai: warning: {w}");
     }
 }
 
@@ -132,6 +143,7 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
     let opts = options(ctx, &args.source).await?;
     let reports = mirror::run(&ctx.data, &opts).await;
+    print_warnings(&reports);
     if args.json {
         print_json(&reports);
     } else if !ctx.quiet {

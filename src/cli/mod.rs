@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::{ArgAction, Parser, Subcommand};
 
 use crate::config::Config;
-use crate::paths::{self, DataDir};
+use crate::util::paths::{self, DataDir};
 
 /// Exit codes, documented in the README.
 pub mod exit {
@@ -97,10 +97,10 @@ impl Failure {
     }
 }
 
-impl From<crate::lock::LockError> for Failure {
-    fn from(e: crate::lock::LockError) -> Self {
+impl From<crate::util::lock::LockError> for Failure {
+    fn from(e: crate::util::lock::LockError) -> Self {
         let code = match e {
-            crate::lock::LockError::Busy { .. } => exit::BUSY,
+            crate::util::lock::LockError::Busy { .. } => exit::BUSY,
             _ => exit::FAILURE,
         };
         Failure::new(code, e)
@@ -153,12 +153,43 @@ impl Cli {
     }
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout (control characters are escaped by JSON itself).
 pub fn print_json<T: serde::Serialize>(value: &T) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("serializable")
-    );
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => crate::util::out::print_raw(&format!("{s}\n")),
+        Err(e) => crate::errln!("incus-ai: cannot write the report as JSON: {e}"),
+    }
+}
+
+/// Log lines on stderr, cleaned of terminal controls (they can quote servers and docs).
+struct CleanStderr;
+
+impl std::io::Write for CleanStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::util::out::clean(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// A panic is a bug: one line on stderr, no backtrace, whatever `RUST_BACKTRACE` says.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        crate::errln!("incus-ai: internal error: {what}{at} (a bug; please report it)");
+    }));
 }
 
 fn init_logging(quiet: bool, verbose: u8) {
@@ -172,7 +203,8 @@ fn init_logging(quiet: bool, verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("incus_ai={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| CleanStderr)
+        .with_ansi(false)
         .without_time()
         .with_target(false)
         .try_init();
@@ -180,13 +212,20 @@ fn init_logging(quiet: bool, verbose: u8) {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    install_panic_hook();
     let cli = Cli::parse();
     init_logging(cli.quiet, cli.verbose);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()
-        .expect("tokio runtime");
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            crate::errln!("incus-ai: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
     let result = runtime.block_on(async {
         let ctx = cli.context()?;
         match &cli.command {
@@ -206,7 +245,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("incus-ai: {}", f.message);
+            crate::errln!("incus-ai: {}", crate::util::out::one_line(&f.message));
             ExitCode::from(f.code)
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::export::AichatOptions;
 use super::mirror::SourceArgs;
 use super::{Context, Failure, exit, print_json};
-use crate::lock::RunLock;
+use crate::util::lock::RunLock;
 use crate::refresh::{self, RefreshError};
 
 impl From<RefreshError> for Failure {
@@ -37,20 +37,33 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let mirror = super::mirror::options(ctx, &args.source).await?;
     let export = (!args.no_export).then(|| args.aichat.options());
     let report = refresh::run(&ctx.data, &mirror, export.as_ref(), ctx.quiet).await?;
+    super::mirror::print_warnings(&report.mirror);
+    if let Some(h) = &report.index.healed {
+        crate::errln!("incus-ai: warning: {h}");
+    }
+    for n in report.export.iter().flat_map(|e| &e.notes) {
+        crate::errln!("incus-ai: warning: {n}");
+    }
     if args.json {
         print_json(&report);
     } else if !ctx.quiet {
-        println!("{}", report.summary());
+        crate::outln!("{}", report.summary());
         for r in &report.mirror {
             for s in &r.sources {
                 if let Some(n) = &s.note {
-                    println!("  note: {n}");
+                    crate::outln!("  note: {n}");
                 }
             }
         }
         if let Some(e) = &report.export {
-            println!("try: {}", e.try_command);
+            crate::outln!("try: {}", e.try_command);
         }
     }
-    Ok(exit::OK)
+    match &report.failed {
+        Some(e) => Err(Failure::new(
+            exit::FAILURE,
+            format!("{e} (kept its last good mirror; the index and AIChat files were updated from it)"),
+        )),
+        None => Ok(exit::OK),
+    }
 }

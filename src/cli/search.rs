@@ -1,7 +1,7 @@
 //! `incus-ai search`
 
 use super::{Context, Failure, exit, print_json};
-use crate::index::{Collection, Searcher};
+use crate::index::{Collection, MAX_LIMIT, Searcher};
 
 /// Options of `search`.
 #[derive(Debug, clap::Args)]
@@ -37,23 +37,29 @@ pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
             "empty query; say what to search for",
         ));
     }
-    let searcher = Searcher::open(&ctx.data.index())?;
     let limit = args.limit.unwrap_or(ctx.config.search.limit);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Failure::new(
+            exit::FAILURE,
+            format!("--limit {limit} is out of range; give 1 to {MAX_LIMIT} results"),
+        ));
+    }
+    let searcher = Searcher::open(&ctx.data.index())?;
     let hits = searcher.search(&query, args.collection, limit)?;
     if args.json {
         print_json(&hits);
         return Ok(exit::OK);
     }
     if hits.is_empty() && !ctx.quiet {
-        eprintln!("no results for {query:?}");
+        crate::errln!("no results for {query:?}");
     }
     for h in &hits {
-        println!(
+        crate::outln!(
             "{:>2}. {}  [{}] {:.2}",
             h.rank, h.section, h.collection, h.score
         );
-        println!("    {}", h.url);
-        println!("    {}", snippet(&h.text, 220));
+        crate::outln!("    {}", h.url);
+        crate::outln!("    {}", snippet(&h.text, 220));
     }
     Ok(exit::OK)
 }

@@ -21,7 +21,7 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let state = gather(&client, &GatherOptions::default()).await?;
     let text = crate::snapshot::render(
         &state,
-        &crate::text::date_time(crate::checks::support::now()),
+        &crate::util::text::date_time(crate::checks::support::now()),
     );
     let dir = args.out.clone().unwrap_or_else(|| ctx.data.notes());
     std::fs::create_dir_all(&dir).map_err(|e| {
@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
             )
         })?;
     if !ctx.quiet {
-        println!(
+        crate::outln!(
             "wrote {} ({} API requests); the next refresh indexes it as local notes",
             path.display(),
             state.requests

@@ -22,7 +22,7 @@ pub async fn run(_ctx: &Context, args: &Args) -> Result<u8, Failure> {
     if args.json {
         print_json(&status);
     } else {
-        print!("{}", render(&status));
+        crate::out!("{}", render(&status));
     }
     Ok(exit::OK)
 }

@@ -71,7 +71,7 @@ impl AichatPaths {
     /// Resolves the paths from the environment, as AIChat 0.30 does.
     pub fn discover() -> AichatPaths {
         let config_dir = env_path("AICHAT_CONFIG_DIR")
-            .unwrap_or_else(|| crate::paths::config_home().join("aichat"));
+            .unwrap_or_else(|| crate::util::paths::config_home().join("aichat"));
         AichatPaths {
             config_file: env_path("AICHAT_CONFIG_FILE")
                 .unwrap_or_else(|| config_dir.join("config.yaml")),

@@ -1,7 +1,7 @@
-//! Embeddings from any OpenAI-compatible endpoint (OpenAI, Ollama, llama.cpp, vLLM) with
-//! async-openai: batches run concurrently within limits, failed batches are retried with
-//! backoff, and a cache keyed by (model, chunk text) means unchanged chunks are never
-//! embedded again.
+//! Embeddings from any OpenAI-compatible endpoint (OpenAI, Ollama, llama.cpp, vLLM): batches
+//! run concurrently within limits, failed batches are retried with backoff, every answer is
+//! read up to a size limit and checked (one vector per input, one dimension for all), and a
+//! cache keyed by (model, chunk text) means unchanged chunks are never embedded again.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -10,14 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_openai::Client;
-use async_openai::config::OpenAIConfig;
-use async_openai::error::OpenAIError;
-use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::aichat_config::Endpoint;
+use crate::util::http::{BodyError, read_body};
 
 /// Why embedding failed. Names the endpoint.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +45,9 @@ pub enum EmbedError {
         got: usize,
     },
     /// Vectors of different lengths.
-    #[error("embedding model {model} returned vectors of {a} and {b} dimensions")]
+    #[error(
+        "embedding model {model} returned vectors of {a} and {b} dimensions; the previous RAG files are kept (AIChat cannot load mixed sizes)"
+    )]
     Dimensions {
         /// The model.
         model: String,
@@ -60,10 +60,26 @@ pub enum EmbedError {
 
 const ATTEMPTS: usize = 3;
 const IN_FLIGHT: usize = 4;
+/// Answer size allowed per input (a 4096-dimension vector is about 90 KB of JSON).
+const MAX_BYTES_PER_INPUT: usize = 512 << 10;
+/// Longest vector accepted.
+pub const MAX_DIMENSIONS: usize = 16_384;
+
+#[derive(Deserialize)]
+struct EmbeddingsAnswer {
+    data: Vec<EmbeddingItem>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    embedding: Vec<f32>,
+    #[serde(default)]
+    index: Option<usize>,
+}
 
 /// An embeddings client for one model.
 pub struct Embedder {
-    client: Client<OpenAIConfig>,
+    http: reqwest::Client,
     endpoint: Endpoint,
     batch: usize,
     calls: Arc<AtomicUsize>,
@@ -72,15 +88,9 @@ pub struct Embedder {
 impl Embedder {
     /// A client for `endpoint`; inputs are about `chunk_size` bytes each.
     pub fn new(endpoint: Endpoint, chunk_size: usize) -> Embedder {
-        let mut config = OpenAIConfig::new().with_api_base(endpoint.api_base.clone());
-        // An empty key would still send "Authorization: Bearer "; AIChat sends none then.
-        config = config.with_api_key(endpoint.api_key.clone().unwrap_or_default());
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .connect_timeout(Duration::from_secs(10))
-            .no_proxy()
+        let http = crate::util::http::client_builder(Duration::from_secs(120))
             .build()
-            .expect("HTTP client");
+            .unwrap_or_default();
         let by_tokens = endpoint
             .model
             .max_input_tokens
@@ -93,7 +103,7 @@ impl Embedder {
             .min(by_tokens)
             .max(1);
         Embedder {
-            client: Client::with_config(config).with_http_client(http),
+            http,
             endpoint,
             batch,
             calls: Arc::new(AtomicUsize::new(0)),
@@ -110,33 +120,44 @@ impl Embedder {
         &self.endpoint.id
     }
 
+    /// One request; the error says whether trying again may help.
     async fn batch_once(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, (bool, String)> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let request = CreateEmbeddingRequest {
-            model: self.endpoint.wire_name.clone(),
-            input: EmbeddingInput::StringArray(texts.to_vec()),
-            encoding_format: None,
-            user: None,
-            dimensions: None,
-        };
-        match self.client.embeddings().create(request).await {
-            Ok(mut r) => {
-                r.data.sort_by_key(|e| e.index);
-                Ok(r.data.into_iter().map(|e| e.embedding).collect())
-            }
-            Err(OpenAIError::ApiError(e)) => {
-                let c = e.status_code.as_u16();
-                let retry = c == 429 || c >= 500;
-                Err((retry, e.to_string()))
-            }
-            Err(OpenAIError::Reqwest(e)) => Err((true, e.without_url().to_string())),
-            Err(e) => Err((false, e.to_string())),
+        let url = format!("{}/embeddings", self.endpoint.api_base.trim_end_matches('/'));
+        let mut req = self.http.post(url).json(&serde_json::json!({
+            "model": self.endpoint.wire_name,
+            "input": texts,
+        }));
+        if let Some(k) = self.endpoint.api_key.as_deref().filter(|k| !k.is_empty()) {
+            req = req.bearer_auth(k);
         }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| (true, crate::util::text::error_chain(&e.without_url())))?;
+        let status = resp.status();
+        let limit = (1 << 20) + texts.len() * MAX_BYTES_PER_INPUT;
+        let body = read_body(resp, limit, "the embeddings answer")
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge { .. } => (false, e.to_string()),
+                BodyError::Transport(t) => (true, crate::util::text::error_chain(&t.without_url())),
+            })?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            let retry = status.as_u16() == 429 || status.is_server_error();
+            return Err((retry, format!("HTTP {}: {}", status.as_u16(), text.trim())));
+        }
+        let mut answer: EmbeddingsAnswer = serde_json::from_slice(&body)
+            .map_err(|e| (false, format!("not an embeddings answer: {e}")))?;
+        answer.data.sort_by_key(|e| e.index.unwrap_or(usize::MAX));
+        Ok(answer.data.into_iter().map(|e| e.embedding).collect())
     }
 
     async fn batch(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut last = String::new();
-        for attempt in 1..=ATTEMPTS {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             match self.batch_once(&texts).await {
                 Ok(v) if v.len() == texts.len() => return Ok(v),
                 Ok(v) => {
@@ -146,24 +167,21 @@ impl Embedder {
                         got: v.len(),
                     });
                 }
-                Err((retry, detail)) => {
-                    last = detail;
-                    if !retry || attempt == ATTEMPTS {
-                        return Err(EmbedError::Endpoint {
-                            api_base: self.endpoint.api_base.clone(),
-                            model: self.endpoint.wire_name.clone(),
-                            attempts: attempt,
-                            detail: last.replace('\n', " "),
-                        });
-                    }
-                    tokio::time::sleep(Duration::from_millis(500 << (attempt - 1))).await;
+                Err((retry, detail)) if !retry || attempt == ATTEMPTS => {
+                    return Err(EmbedError::Endpoint {
+                        api_base: self.endpoint.api_base.clone(),
+                        model: self.endpoint.wire_name.clone(),
+                        attempts: attempt,
+                        detail: crate::util::out::one_line(&detail),
+                    });
                 }
+                Err(_) => tokio::time::sleep(Duration::from_millis(500 << (attempt - 1))).await,
             }
         }
-        unreachable!("the loop returns: {last}")
     }
 
-    /// Embeds `texts` in batches, `IN_FLIGHT` batches at once, in input order.
+    /// Embeds `texts` in batches, `IN_FLIGHT` batches at once, in input order. Every vector has
+    /// the same, non-zero number of dimensions, or this fails.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
         let batches: Vec<Vec<String>> = texts.chunks(self.batch).map(<[String]>::to_vec).collect();
         let results: Vec<Vec<Vec<f32>>> = stream::iter(batches.into_iter().map(|b| self.batch(b)))
@@ -171,16 +189,30 @@ impl Embedder {
             .try_collect()
             .await?;
         let vectors: Vec<Vec<f32>> = results.into_iter().flatten().collect();
-        if let Some(first) = vectors.first()
-            && let Some(other) = vectors.iter().find(|v| v.len() != first.len())
-        {
-            return Err(EmbedError::Dimensions {
-                model: self.endpoint.id.clone(),
-                a: first.len(),
-                b: other.len(),
-            });
-        }
+        check_dimensions(&self.endpoint.id, vectors.iter().map(Vec::len))?;
         Ok(vectors)
+    }
+}
+
+/// All lengths equal, non-zero and at most [`MAX_DIMENSIONS`].
+pub fn check_dimensions(
+    model: &str,
+    mut lens: impl Iterator<Item = usize>,
+) -> Result<Option<usize>, EmbedError> {
+    let Some(first) = lens.next() else {
+        return Ok(None);
+    };
+    let err = |a, b| EmbedError::Dimensions {
+        model: model.to_string(),
+        a,
+        b,
+    };
+    if first == 0 || first > MAX_DIMENSIONS {
+        return Err(err(first, first));
+    }
+    match lens.find(|l| *l != first) {
+        Some(other) => Err(err(first, other)),
+        None => Ok(Some(first)),
     }
 }
 
@@ -233,6 +265,11 @@ impl Cache {
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
         self.vectors.is_empty()
+    }
+
+    /// Forgets every vector (the model behind the name changed).
+    pub fn clear(&mut self) {
+        self.vectors.clear();
     }
 
     /// Keeps only the vectors of `keep`, then writes the cache (temp file, then rename).

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::document::Page;
 use crate::mirror::store::{Store, StoreError};
-use crate::paths::DataDir;
+use crate::util::generations::Generations;
+use crate::util::paths::DataDir;
 use aichat_config::{AichatConfig, AichatError, AichatPaths};
 use chunk::chunk_page;
 use embed::{Cache, EmbedError, Embedder};
@@ -51,6 +52,9 @@ pub enum ExportError {
         "nothing to export: the mirror at {0} is empty; run `incus-ai mirror` (or `incus-ai refresh`) first"
     )]
     EmptyMirror(PathBuf),
+    /// A RAG name that cannot be a file name.
+    #[error("bad RAG name {0:?}: use letters, digits, '-', '_' and '.' (not first)")]
+    BadName(String),
     /// Writing the files.
     #[error("cannot write {path}: {detail}")]
     Write {
@@ -157,39 +161,103 @@ pub struct ExportReport {
     pub role: Option<PathBuf>,
     /// A command to try.
     pub try_command: String,
+    /// What the user should know (the embedding model changed size, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
 }
 
-/// An export written to temporary files, not yet visible to AIChat.
+/// An export written to a new generation of RAG files, not yet visible to AIChat.
+///
+/// The RAG files of one name live in `<data dir>/aichat/<name>/gen-N/` and AIChat's
+/// `<rags dir>/<name>.yaml` and `<name>-local.yaml` are links to `current/`, so publishing
+/// switches both files at once with one rename, and [`Published::rollback`] switches back.
 pub struct Staged {
-    /// (temporary file, final path) pairs.
-    renames: Vec<(PathBuf, PathBuf)>,
+    gens: Generations,
+    /// The new generation (name, temporary folder), when a file changed.
+    pending: Option<(String, PathBuf)>,
+    /// `<rags dir>/<file>` links to make, with their targets.
+    links: Vec<(PathBuf, PathBuf)>,
+    /// The role file, when it is to be written.
+    role: Option<(PathBuf, tempfile::NamedTempFile)>,
     cache: Cache,
     keep: HashSet<[u8; 32]>,
     /// The report.
     pub report: ExportReport,
 }
 
+/// A published export, which can still be switched back to the previous RAG files.
+pub struct Published {
+    gens: Generations,
+    previous: Option<String>,
+    switched: bool,
+    /// The report.
+    pub report: ExportReport,
+}
+
+impl Published {
+    /// Makes the previous RAG files current again (when publishing what goes with them
+    /// failed). The role and the embedding cache stay as written.
+    pub fn rollback(self) {
+        if let (true, Some(prev)) = (self.switched, &self.previous) {
+            let _ = self.gens.relink(prev);
+        }
+    }
+}
+
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |e| ExportError::Write {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
 impl Staged {
-    /// Makes the new RAG files visible (each by an atomic rename) and saves the cache.
-    pub fn publish(mut self) -> Result<ExportReport, ExportError> {
-        for (tmp, path) in &self.renames {
-            std::fs::rename(tmp, path).map_err(|e| ExportError::Write {
-                path: path.clone(),
-                detail: e.to_string(),
-            })?;
+    /// Makes the new RAG files visible (one rename switches them all), links them into
+    /// AIChat's rags dir, installs the role and saves the cache.
+    pub fn publish(mut self) -> Result<Published, ExportError> {
+        let previous = self.gens.current_name();
+        let mut switched = false;
+        if let Some((name, tmp)) = self.pending.take() {
+            self.gens
+                .publish(&name, &tmp)
+                .map_err(write_err(self.gens.root()))?;
+            switched = true;
+        }
+        for (link, target) in &self.links {
+            if std::fs::read_link(link).is_ok_and(|t| t == *target) {
+                continue;
+            }
+            let tmp = link.with_file_name(format!(
+                ".{}.link.tmp",
+                link.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            let _ = std::fs::remove_file(&tmp);
+            if let Some(dir) = link.parent() {
+                std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+            }
+            std::os::unix::fs::symlink(target, &tmp).map_err(write_err(link))?;
+            std::fs::rename(&tmp, link).map_err(write_err(link))?;
+        }
+        if let Some((path, tmp)) = self.role.take() {
+            tmp.persist(&path).map_err(|e| write_err(&path)(e.error))?;
         }
         if let Err(e) = self.cache.save(&self.keep) {
             tracing::warn!("embedding cache not saved: {e}");
         }
-        Ok(self.report)
+        Ok(Published {
+            gens: self.gens,
+            previous,
+            switched,
+            report: self.report,
+        })
     }
 
     /// Throws the staged files away.
-    pub fn discard(self) {
-        for (tmp, _) in &self.renames {
-            let _ = std::fs::remove_file(tmp);
+    pub fn discard(mut self) {
+        if let Some((_, tmp)) = self.pending.take() {
+            let _ = std::fs::remove_dir_all(tmp);
         }
     }
 }
@@ -219,8 +287,13 @@ fn collect(
         if collection == "docs" && file.starts_with("reference/manpages/") {
             continue;
         }
-        let text = generation.read(file)?;
-        let chunks = chunk_page(&Page::parse(&text), chunk_size, overlap);
+        let text = generation.read_verified(file)?;
+        let mut chunks = chunk_page(&Page::parse(&text), chunk_size, overlap);
+        for ch in &mut chunks {
+            if let std::borrow::Cow::Owned(t) = defuse_prompt_tags(&ch.text) {
+                ch.text = t;
+            }
+        }
         if chunks.is_empty() {
             continue;
         }
@@ -238,6 +311,16 @@ fn collect(
     }))
 }
 
+/// A RAG name is a plain file name: `incus`, `incus-test`, `docs_6.0`.
+pub fn valid_rag_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 fn encode(v: &[f32]) -> String {
     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -245,27 +328,21 @@ fn encode(v: &[f32]) -> String {
 
 /// Writes `text` to `path` through a temporary file and a rename.
 pub fn write_atomically(path: &Path, text: &str) -> Result<(), ExportError> {
-    let tmp = write_tmp(path, text)?;
-    std::fs::rename(&tmp, path).map_err(|e| ExportError::Write {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    })
+    crate::util::fsx::write_atomic(path, text.as_bytes()).map_err(write_err(path))
 }
 
-/// Writes `text` next to `path` in a temporary file, to be renamed into place later.
-fn write_tmp(path: &Path, text: &str) -> Result<PathBuf, ExportError> {
-    let err = |e: std::io::Error| ExportError::Write {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    std::fs::write(&tmp, text).map_err(err)?;
-    Ok(tmp)
+/// Tags of AIChat's RAG template (and the agent's data fence) that text from the docs must not
+/// open or close: a page saying `</context>` would end the context early and speak as the
+/// prompt itself.
+const PROMPT_TAGS: &[&str] = &["context", "rules", "user_query", "data", "system"];
+
+/// `text` with every opening or closing prompt tag defused (`</context>` → `<\/context>`).
+pub fn defuse_prompt_tags(text: &str) -> std::borrow::Cow<'_, str> {
+    static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(&format!(r"(?i)<(\s*/?\s*)({})\b", PROMPT_TAGS.join("|")))
+            .expect("static regex")
+    });
+    TAG.replace_all(text, "<\\$1$2")
 }
 
 /// Prepares the export: chunks, embeddings (new chunks only), RAG files in temporary files.
@@ -292,6 +369,9 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
     } else {
         opts.name.clone()
     };
+    if !valid_rag_name(&name) {
+        return Err(ExportError::BadName(name));
+    }
     let rags_dir = opts.rags_dir.clone().unwrap_or(paths.rags_dir.clone());
 
     let mut collections = Vec::new();
@@ -323,15 +403,54 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
             }
         }
     }
-    let embedded = missing.len();
+    let mut embedded = missing.len();
+    let mut dims_changed = None;
     if !missing.is_empty() {
         let vectors = embedder.embed(missing.clone()).await?;
+        let dim = vectors.first().map_or(0, Vec::len);
+        // Cached vectors of another size: the model behind this name changed. Everything is
+        // embedded again with it, or nothing is published.
+        let stale = keep
+            .iter()
+            .filter_map(|k| cache.get(k))
+            .find(|v| v.len() != dim)
+            .map(Vec::len);
         for (t, v) in missing.iter().zip(vectors) {
             cache.insert(embed::key(t), v);
         }
+        if let Some(old) = stale {
+            tracing::warn!(
+                "embedding model {model} now answers {dim}-dimension vectors (the cache holds {old}): embedding every chunk again"
+            );
+            dims_changed = Some(format!(
+                "embedding model {model} changed from {old} to {dim} dimensions: every chunk was embedded again"
+            ));
+            let mut again: Vec<String> = Vec::new();
+            let mut seen = HashSet::new();
+            for c in &collections {
+                for (_, _, chunks) in &c.files {
+                    for ch in chunks {
+                        let k = embed::key(&ch.text);
+                        if seen.insert(k) && cache.get(&k).is_some_and(|v| v.len() != dim) {
+                            again.push(ch.text.clone());
+                        }
+                    }
+                }
+            }
+            let vectors = embedder.embed(again.clone()).await?;
+            embedded += again.len();
+            for (t, v) in again.iter().zip(vectors) {
+                cache.insert(embed::key(t), v);
+            }
+        }
     }
+    // Never a RAG AIChat cannot load: one size for every vector it holds.
+    embed::check_dimensions(&model, keep.iter().filter_map(|k| cache.get(k)).map(Vec::len))?;
 
-    let mut renames = Vec::new();
+    let gens = Generations::new(data.aichat().join(&name));
+    let current = gens.current();
+    let mut staged_files: Vec<(String, String)> = Vec::new();
+    let mut links = Vec::new();
     let mut rags = Vec::new();
     for c in &collections {
         let mut data_out = RagData {
@@ -350,9 +469,9 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
         for (id, (path, hash, file_chunks)) in c.files.iter().enumerate() {
             let mut documents = Vec::new();
             for (i, ch) in file_chunks.iter().enumerate() {
-                let v = cache
-                    .get(&embed::key(&ch.text))
-                    .expect("every chunk was embedded");
+                let Some(v) = cache.get(&embed::key(&ch.text)) else {
+                    continue;
+                };
                 data_out.vectors.insert(format!("{id}-{i}"), encode(v));
                 documents.push(RagDocument {
                     page_content: ch.text.clone(),
@@ -372,12 +491,19 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
                 },
             );
         }
-        let yaml = serde_yaml::to_string(&data_out).expect("RAG data serializes");
-        let path = rags_dir.join(format!("{}.yaml", c.rag));
-        let changed = std::fs::read_to_string(&path).map_or(true, |old| old != yaml);
-        if changed {
-            renames.push((write_tmp(&path, &yaml)?, path.clone()));
-        }
+        let yaml = serde_yaml::to_string(&data_out).map_err(|e| ExportError::Write {
+            path: rags_dir.clone(),
+            detail: format!("cannot serialize the RAG: {e}"),
+        })?;
+        let file = format!("{}.yaml", c.rag);
+        let path = rags_dir.join(&file);
+        let changed = current
+            .as_ref()
+            .and_then(|d| std::fs::read_to_string(d.join(&file)).ok())
+            .is_none_or(|old| old != yaml);
+        let target = gens.current_link().join(&file);
+        links.push((path.clone(), std::path::absolute(&target).unwrap_or(target)));
+        staged_files.push((file, yaml));
         rags.push(RagReport {
             name: c.rag.clone(),
             collection: c.collection.to_string(),
@@ -387,14 +513,29 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
             changed,
         });
     }
+    // A new generation holds every file of this name, changed or not.
+    let pending = if rags.iter().any(|r| r.changed) {
+        let (gen_name, tmp) = gens.begin().map_err(write_err(gens.root()))?;
+        std::fs::create_dir_all(&tmp).map_err(write_err(&tmp))?;
+        for (file, yaml) in &staged_files {
+            let p = tmp.join(file);
+            std::fs::write(&p, yaml).map_err(write_err(&p))?;
+        }
+        Some((gen_name, tmp))
+    } else {
+        None
+    };
 
     // The role: installed when missing, updated when it is still incus-ai's own.
     let role_path = paths.roles_dir.join(format!("{name}.md"));
+    let mut role_tmp = None;
     let role = match std::fs::read_to_string(&role_path) {
         Ok(old) if old == ROLE => Some(role_path.clone()),
         Ok(old) if !old.contains(ROLE_MARKER) => None,
         _ => {
-            renames.push((write_tmp(&role_path, ROLE)?, role_path.clone()));
+            let tmp = crate::util::fsx::write_temp(&role_path, ROLE.as_bytes())
+                .map_err(write_err(&role_path))?;
+            role_tmp = Some((role_path.clone(), tmp));
             Some(role_path)
         }
     };
@@ -415,10 +556,14 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
                 String::new()
             }
         ),
+        notes: dims_changed.into_iter().collect(),
         elapsed_ms: start.elapsed().as_millis() as u64,
     };
     Ok(Staged {
-        renames,
+        gens,
+        pending,
+        links,
+        role: role_tmp,
         cache,
         keep,
         report,
@@ -427,5 +572,5 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
 
 /// Stages and publishes an export.
 pub async fn export(data: &DataDir, opts: &ExportOptions) -> Result<ExportReport, ExportError> {
-    stage(data, opts).await?.publish()
+    Ok(stage(data, opts).await?.publish()?.report)
 }

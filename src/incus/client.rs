@@ -169,7 +169,7 @@ impl Client {
     }
 
     fn transport_error(&self, path: &str, e: reqwest::Error) -> ClientError {
-        let chain = crate::text::error_chain(&e);
+        let chain = crate::util::text::error_chain(&e);
         if chain.contains(tls::PIN_MISMATCH) {
             return ClientError::ServerCertificate {
                 remote: self.remote.clone(),

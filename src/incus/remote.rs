@@ -64,7 +64,7 @@ pub fn user_config_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("INCUS_CONF").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    crate::paths::config_home().join("incus")
+    crate::util::paths::config_home().join("incus")
 }
 
 /// The system-wide configuration folder.

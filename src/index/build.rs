@@ -15,11 +15,11 @@ use tantivy::{Index, IndexWriter, Term, doc};
 use super::IndexError;
 use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SCHEMA_VERSION, SectionClass};
 use crate::document::Page;
-use crate::generations::Generations;
+use crate::util::generations::Generations;
 use crate::mirror::COLLECTIONS;
 use crate::mirror::store::{Generation, Store};
-use crate::paths::DataDir;
-use crate::progress::Progress;
+use crate::util::paths::DataDir;
+use crate::util::progress::Progress;
 
 /// What the index holds, stored atomically with each commit.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -47,6 +47,9 @@ pub struct IndexReport {
     pub sections_total: u64,
     /// True when the index was built from scratch.
     pub rebuilt: bool,
+    /// Why the previous index could not be kept (damaged files), when it was rebuilt for that.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healed: Option<String>,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
 }
@@ -68,6 +71,20 @@ pub fn current_dir(index_root: &Path) -> Option<PathBuf> {
 fn read_payload(index: &Index) -> Option<Payload> {
     let metas = index.load_metas().ok()?;
     serde_json::from_str(metas.payload.as_deref()?).ok()
+}
+
+/// Checks every file of an index folder against its checksum; the damaged ones, if any.
+pub fn damage(dir: &Path) -> Result<(), String> {
+    let index = Index::open_in_dir(dir).map_err(|e| format!("cannot be opened ({e})"))?;
+    let bad = index
+        .validate_checksum()
+        .map_err(|e| format!("cannot be checked ({e})"))?;
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let mut names: Vec<String> = bad.iter().map(|p| p.display().to_string()).collect();
+    names.sort();
+    Err(format!("damaged files {}", names.join(", ")))
 }
 
 /// Opens an index folder with the analyzers registered.
@@ -255,7 +272,19 @@ pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
         return Err(IndexError::EmptyMirror(data.mirror()));
     }
 
-    let current = current_dir(&root);
+    // A damaged index (bit flips, a truncated segment) is rebuilt from the mirror, never
+    // carried into the next generation.
+    let mut current = current_dir(&root);
+    let mut healed = None;
+    if let Some(d) = &current
+        && let Err(why) = damage(d)
+    {
+        healed = Some(format!(
+            "the index at {} {why}; rebuilt it from the mirror",
+            d.display()
+        ));
+        current = None;
+    }
     let old = current
         .as_deref()
         .and_then(|d| open_dir(d).ok())
@@ -270,6 +299,7 @@ pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
     };
     let mut report = IndexReport {
         rebuilt,
+        healed,
         ..IndexReport::default()
     };
     let mut to_write = Vec::new();
@@ -346,7 +376,7 @@ pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
         let (i, file) = wanted[k];
         let (collection, g) = &generations[i];
         let text = g
-            .read(file)
+            .read_verified(file)
             .map_err(|e| IndexError::Mirror(e.to_string()))?;
         report.sections_written +=
             add_page(&writer, &fields, collection, k, &text).map_err(tantivy_err)?;

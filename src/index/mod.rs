@@ -10,7 +10,7 @@ pub mod synonyms;
 use std::path::PathBuf;
 
 pub use query::Features;
-pub use search::{Collection, Hit, Searcher};
+pub use search::{Collection, Hit, MAX_LIMIT, Searcher};
 
 /// Index errors. Each names the path and, where there is one, the fix.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,14 @@ pub enum IndexError {
         /// The path.
         path: PathBuf,
         /// Why.
+        detail: String,
+    },
+    /// Files of the index that fail their checksum.
+    #[error("index {path}: {detail}; run `incus-ai index` to rebuild it from the mirror")]
+    Damaged {
+        /// The index folder.
+        path: PathBuf,
+        /// Which files.
         detail: String,
     },
     /// A tantivy error.

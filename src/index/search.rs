@@ -31,6 +31,9 @@ const INTENT_BOOST: f32 = 1.3;
 /// Lift of configuration-option sections when the question asks which key or option to use.
 const KEY_INTENT_BOOST: f32 = 1.6;
 
+/// Most hits one search returns; larger limits are clamped to it.
+pub const MAX_LIMIT: usize = 1000;
+
 /// Which collection to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,6 +72,7 @@ pub struct Hit {
 pub struct Searcher {
     reader: IndexReader,
     fields: Fields,
+    dir: std::path::PathBuf,
 }
 
 impl Searcher {
@@ -79,8 +83,13 @@ impl Searcher {
         Self::open_dir(&dir)
     }
 
-    /// Opens one index folder.
+    /// Opens one index folder, after checking every file against its checksum (a damaged
+    /// index would make searches fail or worse).
     pub fn open_dir(dir: &Path) -> Result<Searcher, IndexError> {
+        super::build::damage(dir).map_err(|detail| IndexError::Damaged {
+            path: dir.to_path_buf(),
+            detail,
+        })?;
         let index = open_dir(dir)?;
         let reader = index
             .reader_builder()
@@ -91,7 +100,16 @@ impl Searcher {
                 detail: e.to_string(),
             })?;
         let (_, fields) = schema::build();
-        Ok(Searcher { reader, fields })
+        Ok(Searcher {
+            reader,
+            fields,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The index folder (generation) this searcher reads.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Searches `question` with all retrieval features.
@@ -112,10 +130,11 @@ impl Searcher {
         limit: usize,
         features: Features,
     ) -> Result<Vec<Hit>, IndexError> {
+        let limit = limit.clamp(1, MAX_LIMIT);
         let f = &self.fields;
         let searcher = self.reader.searcher();
         let err = |e: tantivy::TantivyError| IndexError::Tantivy {
-            path: Default::default(),
+            path: self.dir.clone(),
             detail: e.to_string(),
         };
         let field = if features.boosts { f.weighted } else { f.flat };

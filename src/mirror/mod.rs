@@ -13,8 +13,8 @@ use std::time::Instant;
 use serde::Serialize;
 use url::Url;
 
-use crate::paths::DataDir;
-use crate::progress::Progress;
+use crate::util::paths::DataDir;
+use crate::util::progress::Progress;
 use crate::sources::site::crawl::Known;
 use crate::sources::{self, FetchContext, Source, SourceError, SourcePage};
 use store::{Changes, SourceRecord, Store, StoreError};
@@ -68,6 +68,13 @@ pub struct CollectionReport {
     /// Linked pages that do not exist on the site (skipped).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub broken_links: Vec<String>,
+    /// Pages and files left out, each with the reason (unsafe names, links out of a tree).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+    /// What the user must know even with `--quiet`: the package docs stand in for the site, a
+    /// damaged mirror was rebuilt.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
     /// The error, when the collection could not be mirrored (the last good mirror stays).
@@ -116,13 +123,15 @@ fn known_pages(generation: Option<&store::Generation>, used: &str) -> HashMap<St
             .get(rec.source)
             .is_some_and(|s| s.used == used);
         if let (true, Some(v)) = (from_here, &rec.http) {
+            // A page file that no longer matches its hash is fetched again in full.
+            let markdown = g.read(file).ok().filter(|t| store::content_hash(t) == rec.hash);
             out.insert(
                 v.key.clone(),
                 Known {
                     etag: v.etag.clone(),
                     last_modified: v.last_modified.clone(),
                     links: v.links.clone(),
-                    markdown: g.read(file).ok(),
+                    markdown,
                 },
             );
         }
@@ -137,6 +146,20 @@ struct Gathered {
     requests: usize,
     not_modified: usize,
     broken_links: Vec<String>,
+    skipped: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// Whether the current mirror holds pages that `source` itself gave (not a fallback): then a
+/// failure of the source keeps them rather than replacing them with older package docs.
+fn has_own_pages(current: Option<&store::Generation>, source: &Source) -> bool {
+    let Some(g) = current else { return false };
+    let spec = source.spec();
+    g.manifest.sources.iter().enumerate().any(|(i, s)| {
+        s.spec == spec
+            && (s.used == spec || s.used.starts_with("http"))
+            && g.manifest.pages.values().any(|p| p.source == i)
+    })
 }
 
 async fn gather_docs(
@@ -166,29 +189,41 @@ async fn gather_docs(
         progress.finish();
         let fetched = match result {
             Ok(f) => f,
-            Err(e) if e.is_unreachable() && opts.fallback.as_ref().is_some_and(|f| f.is_dir()) => {
+            // The package's docs only when nothing better exists: a blip must not replace a
+            // good mirror of the site with older docs (the error keeps the last good mirror).
+            Err(e)
+                if e.is_unreachable()
+                    && !has_own_pages(current, source)
+                    && opts.fallback.as_ref().is_some_and(|f| f.is_dir()) =>
+            {
                 let fb = opts.fallback.clone().expect("checked");
                 let cause = match &e {
                     SourceError::Site { error, .. } => error.to_string(),
                     other => other.to_string(),
                 };
-                note = Some(format!(
-                    "{} is unreachable ({cause}); using the installed package's docs at {}",
-                    used.spec(),
-                    fb.display()
-                ));
                 // The package's docs are the installed version's: link to that version's docs.
                 let version = opts
                     .server_version
                     .clone()
                     .or_else(installed_package_version);
-                if let (Some(v), Ok(base)) = (version, Url::parse(&opts.ctx.canonical_base))
-                    && let Some(b) = docs_url_for_version(&base, &v)
+                if let (Some(v), Ok(base)) = (&version, Url::parse(&opts.ctx.canonical_base))
+                    && let Some(b) = docs_url_for_version(&base, v)
                 {
                     ctx.canonical_base = b.to_string();
                 }
-                used = Source::Dir(fb);
-                sources::fetch_docs(&used, &ctx, &HashMap::new(), &Progress::hidden()).await?
+                used = Source::Dir(fb.clone());
+                let f = sources::fetch_docs(&used, &ctx, &HashMap::new(), &Progress::hidden())
+                    .await?;
+                let warning = format!(
+                    "{} is unreachable ({cause}) and nothing was mirrored from it yet: using the installed package's docs at {} ({} pages{}), which may be older; the next run that reaches the site replaces them",
+                    source.spec(),
+                    fb.display(),
+                    f.pages.len(),
+                    version.map(|v| format!(", Incus {v}")).unwrap_or_default()
+                );
+                note = Some(warning.clone());
+                g.warnings.push(warning);
+                f
             }
             Err(e) => return Err(e),
         };
@@ -201,6 +236,7 @@ async fn gather_docs(
         g.requests += fetched.requests;
         g.not_modified += fetched.not_modified;
         g.broken_links.extend(fetched.broken_links);
+        g.skipped.extend(fetched.skipped);
         g.pages.extend(fetched.pages.into_iter().map(|p| (idx, p)));
     }
     Ok(g)
@@ -226,26 +262,36 @@ fn gather_local(data: &DataDir, opts: &MirrorOptions) -> Result<Gathered, Source
         dirs.push((d.clone(), prefix, false));
     }
     for (dir, prefix, optional) in dirs {
-        let pages = sources::local::read_notes(&dir, &prefix, optional)?;
+        let notes = sources::local::read_notes(&dir, &prefix, optional)?;
         let idx = g.sources.len();
         g.sources.push(SourceRecord {
             spec: dir.display().to_string(),
             used: dir.display().to_string(),
             note: None,
         });
-        g.pages.extend(pages.into_iter().map(|p| (idx, p)));
+        g.skipped.extend(notes.skipped);
+        g.pages.extend(notes.pages.into_iter().map(|p| (idx, p)));
     }
     Ok(g)
 }
 
-/// Mirrors both collections. Each report carries its own error, if any.
+/// Mirrors both collections. Each report carries its own error, if any; a failed collection
+/// keeps its last good mirror.
 pub async fn run(data: &DataDir, opts: &MirrorOptions) -> Vec<CollectionReport> {
     let mut reports = Vec::new();
     for collection in COLLECTIONS {
         let start = Instant::now();
         let store = Store::new(data.mirror().join(collection));
+        let mut healed = Vec::new();
         let result: Result<(Gathered, Changes, usize), MirrorError> = async {
-            let current = store.current()?;
+            // A damaged generation (a bad manifest) is mirrored again from scratch.
+            let current = match store.current() {
+                Ok(c) => c,
+                Err(e) => {
+                    healed.push(format!("{e}: mirroring {collection} again from scratch"));
+                    None
+                }
+            };
             let gathered = if collection == "docs" {
                 gather_docs(opts, current.as_ref()).await?
             } else {
@@ -257,34 +303,41 @@ pub async fn run(data: &DataDir, opts: &MirrorOptions) -> Vec<CollectionReport> 
         }
         .await;
         let elapsed_ms = start.elapsed().as_millis() as u64;
-        reports.push(match result {
-            Ok((g, changes, pages)) => CollectionReport {
-                collection: collection.to_string(),
-                sources: g.sources,
-                pages,
-                changes,
-                requests: g.requests,
-                not_modified: g.not_modified,
-                broken_links: g.broken_links,
-                elapsed_ms,
-                error: None,
-            },
-            Err(e) => CollectionReport {
-                collection: collection.to_string(),
-                sources: Vec::new(),
-                pages: store
+        let mut report = CollectionReport {
+            collection: collection.to_string(),
+            sources: Vec::new(),
+            pages: 0,
+            changes: Changes::default(),
+            requests: 0,
+            not_modified: 0,
+            broken_links: Vec::new(),
+            skipped: Vec::new(),
+            warnings: healed,
+            elapsed_ms,
+            error: None,
+        };
+        match result {
+            Ok((g, changes, pages)) => {
+                report.skipped = g.skipped;
+                report.skipped.extend(changes.skipped.iter().cloned());
+                report.warnings.extend(g.warnings);
+                report.sources = g.sources;
+                report.pages = pages;
+                report.changes = changes;
+                report.requests = g.requests;
+                report.not_modified = g.not_modified;
+                report.broken_links = g.broken_links;
+            }
+            Err(e) => {
+                report.pages = store
                     .current()
                     .ok()
                     .flatten()
-                    .map_or(0, |g| g.manifest.pages.len()),
-                changes: Changes::default(),
-                requests: 0,
-                not_modified: 0,
-                broken_links: Vec::new(),
-                elapsed_ms,
-                error: Some(e.to_string()),
-            },
-        });
+                    .map_or(0, |g| g.manifest.pages.len());
+                report.error = Some(e.to_string());
+            }
+        }
+        reports.push(report);
     }
     reports
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::generations::Generations;
+use crate::util::generations::Generations;
 use crate::sources::{SourcePage, Validators};
 
 /// Errors of the mirror store. Each names the path.
@@ -99,6 +99,23 @@ impl Generation {
         let p = self.page_path(file);
         std::fs::read_to_string(&p).map_err(io(&p))
     }
+
+    /// Reads a page and checks it against the hash in the manifest.
+    pub fn read_verified(&self, file: &str) -> Result<String, StoreError> {
+        let text = self.read(file)?;
+        match self.manifest.pages.get(file) {
+            Some(rec) if rec.hash == content_hash(&text) => Ok(text),
+            _ => Err(StoreError::Io {
+                path: self.page_path(file),
+                detail: "damaged: its content does not match the manifest (run `incus-ai mirror` to repair it)".into(),
+            }),
+        }
+    }
+
+    /// Whether the page file holds exactly `text`.
+    fn holds(&self, file: &str, text: &str) -> bool {
+        std::fs::read(self.page_path(file)).is_ok_and(|b| b == text.as_bytes())
+    }
 }
 
 /// What a commit changed, by page file.
@@ -112,6 +129,9 @@ pub struct Changes {
     pub removed: Vec<String>,
     /// Pages with the same text.
     pub unchanged: usize,
+    /// Pages not written because their file name is not a plain relative path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 impl Changes {
@@ -164,7 +184,8 @@ impl Store {
         sources: Vec<SourceRecord>,
     ) -> Result<Changes, StoreError> {
         self.gens().clean();
-        let old = self.current()?;
+        // A damaged current generation is simply replaced.
+        let old = self.current().ok().flatten();
         let mut manifest = Manifest {
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -173,7 +194,16 @@ impl Store {
             pages: BTreeMap::new(),
         };
         let mut texts = BTreeMap::new();
+        let mut skipped = Vec::new();
         for (source, p) in pages {
+            // The name becomes a path under pages/: nothing may reach outside it.
+            if !crate::util::fsx::is_normal_relative(&p.file) || !p.file.ends_with(".md") {
+                skipped.push(format!(
+                    "{}: skipped, not a plain relative .md file name",
+                    crate::util::out::one_line(&p.file)
+                ));
+                continue;
+            }
             if manifest.pages.contains_key(&p.file) {
                 continue; // an earlier source already gave this page
             }
@@ -192,7 +222,10 @@ impl Store {
             .as_ref()
             .map(|g| g.manifest.pages.clone())
             .unwrap_or_default();
-        let mut changes = Changes::default();
+        let mut changes = Changes {
+            skipped,
+            ..Changes::default()
+        };
         for (file, rec) in &manifest.pages {
             match old_pages.get(file) {
                 None => changes.added.push(file.clone()),
@@ -206,7 +239,9 @@ impl Store {
             .cloned()
             .collect();
         if let Some(o) = &old {
-            let same = o.manifest.sources == manifest.sources && o.manifest.pages == manifest.pages;
+            let same = o.manifest.sources == manifest.sources
+                && o.manifest.pages == manifest.pages
+                && texts.iter().all(|(f, t)| o.holds(f, t));
             if same {
                 return Ok(changes);
             }
@@ -220,8 +255,11 @@ impl Store {
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent).map_err(io(parent))?;
             }
-            let unchanged = old.as_ref().filter(|_| {
+            // An unchanged page is linked from the previous generation, unless its file there
+            // was damaged.
+            let unchanged = old.as_ref().filter(|g| {
                 old_pages.get(file).map(|o| &o.hash) == manifest.pages.get(file).map(|r| &r.hash)
+                    && g.holds(file, text)
             });
             let linked =
                 unchanged.is_some_and(|g| std::fs::hard_link(g.page_path(file), &dest).is_ok());

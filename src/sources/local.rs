@@ -5,36 +5,44 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::myst::render::{Catalog, Renderer};
-use super::myst::tree::read_maybe_gz;
+use super::myst::tree::read_maybe_gz_within;
 use super::{SourceError, SourcePage};
 use crate::document::PageMeta;
+use crate::util::fsx;
 
-/// Reads every markdown file under `dir` into pages filed under `prefix/`.
-/// A missing folder is an error unless `optional`.
-pub fn read_notes(
-    dir: &Path,
-    prefix: &str,
-    optional: bool,
-) -> Result<Vec<SourcePage>, SourceError> {
+/// The notes of one folder, and what was left out of it.
+#[derive(Debug, Default)]
+pub struct Notes {
+    /// The pages.
+    pub pages: Vec<SourcePage>,
+    /// `path: reason` of files not read (links out of the folder, FIFOs).
+    pub skipped: Vec<String>,
+}
+
+/// Reads every markdown file under `dir` into pages filed under `prefix/`. Links are followed
+/// only inside `dir` and only regular files are read. A missing folder is an error unless
+/// `optional`.
+pub fn read_notes(dir: &Path, prefix: &str, optional: bool) -> Result<Notes, SourceError> {
     let name = format!("notes folder {}", dir.display());
     if !dir.is_dir() {
         if optional {
-            return Ok(Vec::new());
+            return Ok(Notes::default());
         }
         return Err(SourceError::Missing { source_name: name });
     }
-    let mut files = Vec::new();
-    collect(dir, dir, &mut files).map_err(|e| SourceError::Tarball {
+    let io_err = |e: std::io::Error| SourceError::Tarball {
         source_name: name.clone(),
         detail: e.to_string(),
-    })?;
-    files.sort();
+    };
+    let bound = std::fs::canonicalize(dir).map_err(io_err)?;
+    let walk = fsx::walk(dir, &[], |n| n.ends_with(".md") || n.ends_with(".md.gz"))
+        .map_err(io_err)?;
     let catalog = Catalog::default();
     let subs = HashMap::new();
     let mut pages = Vec::new();
-    for rel in files {
+    for rel in walk.files {
         let path = dir.join(&rel);
-        let text = read_maybe_gz(&path).map_err(|error| SourceError::Markdown {
+        let text = read_maybe_gz_within(&bound, &path).map_err(|error| SourceError::Markdown {
             source_name: name.clone(),
             error,
         })?;
@@ -54,29 +62,14 @@ pub fn read_notes(
             validators: None,
         });
     }
-    Ok(pages)
-}
-
-fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            collect(root, &path, out)?;
-        } else if name.ends_with(".md") || name.ends_with(".md.gz") {
-            out.push(
-                path.strip_prefix(root)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
-    }
-    Ok(())
+    Ok(Notes {
+        pages,
+        skipped: walk
+            .skipped
+            .into_iter()
+            .map(|s| format!("{}/{s}", dir.display()))
+            .collect(),
+    })
 }
 
 #[cfg(test)]
@@ -95,7 +88,7 @@ mod tests {
         .unwrap();
         std::fs::write(d.path().join("untitled_note.md"), "Just text.\n").unwrap();
         std::fs::write(d.path().join("skip.txt"), "no").unwrap();
-        let pages = read_notes(d.path(), "site", false).unwrap();
+        let pages = read_notes(d.path(), "site", false).unwrap().pages;
         assert_eq!(pages.len(), 2);
         assert_eq!(pages[0].file, "site/cluster/members.md");
         let p = Page::parse(&pages[0].markdown);
@@ -107,7 +100,7 @@ mod tests {
     #[test]
     fn a_missing_folder_is_an_error_unless_optional() {
         let p = Path::new("/nonexistent/notes");
-        assert!(read_notes(p, "x", true).unwrap().is_empty());
+        assert!(read_notes(p, "x", true).unwrap().pages.is_empty());
         let e = read_notes(p, "x", false).unwrap_err().to_string();
         assert!(
             e.contains("/nonexistent/notes") && e.contains("no such folder"),

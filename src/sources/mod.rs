@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::CrawlConfig;
-use crate::progress::Progress;
+use crate::util::progress::Progress;
 use myst::{DocTree, MystError};
 use site::crawl::{CrawlOptions, FetchError, Known};
 
@@ -169,6 +169,8 @@ pub struct Fetched {
     pub not_modified: usize,
     /// Linked pages that do not exist (skipped).
     pub broken_links: Vec<String>,
+    /// Pages and files left out, each with the reason.
+    pub skipped: Vec<String>,
 }
 
 /// Settings shared by all sources of one run.
@@ -228,6 +230,7 @@ pub async fn fetch_docs(
             let mut out = Fetched {
                 requests: crawl.requests,
                 broken_links: crawl.broken_links,
+                skipped: crawl.skipped,
                 ..Fetched::default()
             };
             let root = site::crawl::scope_of(start);
@@ -275,13 +278,19 @@ fn render_dir(dir: &Path, name: &str, canonical_base: &str) -> Result<Fetched, S
         });
     }
     let tree = DocTree::locate(dir);
-    let pages =
+    let rendered =
         myst::render_tree(&tree, canonical_base).map_err(|error| SourceError::Markdown {
             source_name: name.to_string(),
             error,
         })?;
     Ok(Fetched {
-        pages: pages
+        skipped: rendered
+            .skipped
+            .into_iter()
+            .map(|s| format!("{}: {s}", dir.display()))
+            .collect(),
+        pages: rendered
+            .pages
             .into_iter()
             .map(|p| SourcePage {
                 file: p.doc_path,

@@ -309,7 +309,7 @@ pub fn httpdate(secs: u64) -> String {
     let days = secs / 86400;
     let (h, m, s) = ((secs % 86400) / 3600, (secs % 3600) / 60, secs % 60);
     let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let (y, mo, d) = incus_ai::text::civil_from_days(days as i64);
+    let (y, mo, d) = incus_ai::util::text::civil_from_days(days as i64);
     let month = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ][(mo - 1) as usize];

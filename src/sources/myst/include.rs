@@ -3,9 +3,11 @@
 
 use super::MystError;
 use super::fence::{FenceTracker, LineKind};
-use super::tree::{DocTree, read_maybe_gz};
+use super::tree::DocTree;
 
 const MAX_DEPTH: usize = 8;
+/// Largest page once its includes are expanded (an include fan-out cannot blow up memory).
+pub const MAX_EXPANDED_BYTES: usize = 16 << 20;
 
 /// Directive options (`:start-after: <!-- x -->`) at the start of a directive body.
 pub fn split_options<S: AsRef<str>>(body: &[S]) -> (Vec<(String, String)>, usize) {
@@ -85,6 +87,13 @@ fn expand_at(tree: &DocTree, file: &str, text: &str, depth: usize) -> Result<Str
             out.push_str(l);
             out.push('\n');
         }
+        if out.len() > MAX_EXPANDED_BYTES {
+            return Err(MystError::BrokenInclude {
+                file: file.to_string(),
+                target: target.to_string(),
+                detail: format!("the page expands to more than {MAX_EXPANDED_BYTES} bytes"),
+            });
+        }
         // The include's own closing fence is consumed here, not by the tracker.
         fences.leave_directive();
         i = close + 1;
@@ -118,7 +127,7 @@ fn include(
         }
         return Err(broken("file not found".into()));
     };
-    let content = read_maybe_gz(&path).map_err(|e| broken(e.to_string()))?;
+    let content = tree.read(&path).map_err(|e| broken(e.to_string()))?;
     let mut part = content.as_str();
     if let Some(start) = option(opts, "start-after") {
         let at = part

@@ -133,18 +133,28 @@ fn global_substitutions(tree: &DocTree) -> Result<HashMap<String, String>, MystE
     if !path.exists() && !tree.doc_root.join("substitutions.yaml.gz").exists() {
         return Ok(HashMap::new());
     }
-    let text = tree::read_maybe_gz(&path)?;
+    let text = tree.read(&path)?;
     serde_yaml::from_str::<HashMap<String, String>>(&text).map_err(|e| MystError::Read {
         path,
         detail: format!("bad YAML: {e}"),
     })
 }
 
+/// Every published page of a tree, and the files left out of it (with the reason).
+#[derive(Debug, Default)]
+pub struct RenderedTree {
+    /// The pages.
+    pub pages: Vec<RenderedPage>,
+    /// `path: reason` of files not read (links out of the tree, FIFOs).
+    pub skipped: Vec<String>,
+}
+
 /// Renders every published page of the tree.
-pub fn render_tree(tree: &DocTree, canonical_base: &str) -> Result<Vec<RenderedPage>, MystError> {
+pub fn render_tree(tree: &DocTree, canonical_base: &str) -> Result<RenderedTree, MystError> {
     let globals = global_substitutions(tree)?;
     let mut expanded = Vec::new();
-    for doc_path in tree.pages()? {
+    let walk = tree.pages()?;
+    for doc_path in walk.files {
         if EXCLUDED.contains(&doc_path.as_str()) {
             continue;
         }
@@ -187,7 +197,10 @@ pub fn render_tree(tree: &DocTree, canonical_base: &str) -> Result<Vec<RenderedP
             doc_path,
         });
     }
-    Ok(out)
+    Ok(RenderedTree {
+        pages: out,
+        skipped: walk.skipped,
+    })
 }
 
 #[cfg(test)]
@@ -231,7 +244,9 @@ mod tests {
         )
         .unwrap();
         std::fs::write(doc.join("substitutions.yaml"), "{global: \"the world\"}\n").unwrap();
-        let pages = render_tree(&DocTree::locate(&doc), "https://h/docs/").unwrap();
+        let pages = render_tree(&DocTree::locate(&doc), "https://h/docs/")
+            .unwrap()
+            .pages;
         let paths: Vec<&str> = pages.iter().map(|p| p.doc_path.as_str()).collect();
         assert_eq!(paths, vec!["howto/cluster_manage.md", "index.md"]);
         let index = Page::parse(&pages[1].markdown);

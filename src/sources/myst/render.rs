@@ -119,9 +119,18 @@ pub struct Renderer<'a> {
     section_level: u8,
     pending_label: Option<String>,
     anchors: HashSet<String>,
+    /// Next suffix to try per anchor base, so repeated headings cost constant time each.
+    next_suffix: HashMap<String, usize>,
+    /// Directives being rendered around the current line.
+    depth: usize,
     /// The page title (first level-1 heading).
     pub title: Option<String>,
 }
+
+/// Directives nested deeper than this are rendered as plain text (Incus's docs nest about 3).
+pub const MAX_DIRECTIVE_DEPTH: usize = 16;
+/// Largest page after substitutions; beyond it, placeholders stay unexpanded.
+pub const MAX_SUBSTITUTED_BYTES: usize = 16 << 20;
 
 impl<'a> Renderer<'a> {
     /// A renderer for one page.
@@ -137,6 +146,8 @@ impl<'a> Renderer<'a> {
             section_level: 1,
             pending_label: None,
             anchors: HashSet::new(),
+            next_suffix: HashMap::new(),
+            depth: 0,
             title: None,
         }
     }
@@ -164,9 +175,16 @@ impl<'a> Renderer<'a> {
     fn substitute(&self, text: &str) -> String {
         static SUB: LazyLock<Regex> =
             LazyLock::new(|| Regex::new(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}").expect("static regex"));
+        if self.substitutions.is_empty() {
+            return text.to_string();
+        }
+        let mut grown = text.len();
         SUB.replace_all(text, |c: &Captures| match self.substitutions.get(&c[1]) {
-            Some(v) => v.clone(),
-            None => c[0].to_string(),
+            Some(v) if grown + v.len() <= MAX_SUBSTITUTED_BYTES => {
+                grown += v.len();
+                v.clone()
+            }
+            _ => c[0].to_string(),
         })
         .into_owned()
     }
@@ -179,15 +197,23 @@ impl<'a> Renderer<'a> {
                 let close = f.find_close(lines, i);
                 let body_end = close.min(lines.len());
                 let body = dedent(&lines[i + 1..body_end], f.indent);
-                match f.directive() {
+                match f.directive().filter(|_| self.depth < MAX_DIRECTIVE_DEPTH) {
                     Some((name, arg)) => {
                         let (name, arg) = (name.to_string(), arg.to_string());
                         let mut rendered = Vec::new();
+                        self.depth += 1;
                         self.directive(&name, &arg, &body, &mut rendered);
+                        self.depth -= 1;
                         let pad = " ".repeat(f.indent);
                         out.push(String::new());
                         out.extend(rendered.into_iter().map(|l| format!("{pad}{l}")));
                         out.push(String::new());
+                    }
+                    None if f.directive().is_some() => {
+                        // Too deep: the directive's lines are kept as text, not unwrapped.
+                        out.extend(lines[i..=close.min(lines.len() - 1)].iter().map(|l| {
+                            self.inline(l.trim_start_matches([' ', '`', '~', ':']))
+                        }));
                     }
                     None => {
                         out.extend(lines[i..=close.min(lines.len() - 1)].iter().cloned());
@@ -249,13 +275,17 @@ impl<'a> Renderer<'a> {
         } else {
             base
         };
-        let mut anchor = base.clone();
-        let mut n = 1;
-        while !self.anchors.insert(anchor.clone()) {
-            anchor = format!("{base}-{n}");
-            n += 1;
+        if self.anchors.insert(base.clone()) {
+            return base;
         }
-        anchor
+        let n = self.next_suffix.entry(base.clone()).or_insert(1);
+        loop {
+            let anchor = format!("{base}-{n}");
+            *n += 1;
+            if self.anchors.insert(anchor.clone()) {
+                return anchor;
+            }
+        }
     }
 
     fn directive(&mut self, name: &str, arg: &str, body: &[String], out: &mut Vec<String>) {

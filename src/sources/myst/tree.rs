@@ -1,10 +1,13 @@
 //! A docs source tree on disk: the `doc/` folder and the repository root around it, with
 //! transparent reading of gzipped files (Debian ships some docs as `*.md.gz`).
 
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use super::MystError;
+use crate::util::fsx;
+
+/// Largest markdown file read (after decompression).
+pub const MAX_FILE_BYTES: usize = 16 << 20;
 
 /// Where the markdown lives.
 #[derive(Debug, Clone)]
@@ -13,16 +16,20 @@ pub struct DocTree {
     pub doc_root: PathBuf,
     /// The repository root, for includes that leave `doc/` (`../README.md`).
     pub repo_root: Option<PathBuf>,
+    /// Nothing outside this folder is read (the repository root, else `doc/`), links included.
+    bound: PathBuf,
 }
 
 impl DocTree {
     /// Finds the docs in `dir`: a repository checkout (with `doc/`) or the docs folder itself.
     pub fn locate(dir: &Path) -> DocTree {
+        let bound_of = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         let doc = dir.join("doc");
         if doc.join("index.md").exists() || doc.join("index.md.gz").exists() {
             return DocTree {
                 doc_root: doc,
                 repo_root: Some(dir.to_path_buf()),
+                bound: bound_of(dir),
             };
         }
         let repo_root = dir
@@ -31,25 +38,39 @@ impl DocTree {
             .map(Path::to_path_buf);
         DocTree {
             doc_root: dir.to_path_buf(),
+            bound: bound_of(repo_root.as_deref().unwrap_or(dir)),
             repo_root,
         }
     }
 
-    /// Every page below the docs folder as a `doc/`-relative path (`howto/x.md`), sorted.
-    pub fn pages(&self) -> Result<Vec<String>, MystError> {
-        let mut out = Vec::new();
-        walk(&self.doc_root, &self.doc_root, &mut out).map_err(|e| MystError::Read {
+    /// Every page below the docs folder as a `doc/`-relative path (`howto/x.md`), sorted, and
+    /// what was left out (links out of the tree, FIFOs).
+    pub fn pages(&self) -> Result<fsx::Walk, MystError> {
+        let mut walk = fsx::walk(&self.doc_root, &["html"], |n| {
+            n.ends_with(".md") || n.ends_with(".md.gz")
+        })
+        .map_err(|e| MystError::Read {
             path: self.doc_root.clone(),
             detail: e.to_string(),
         })?;
-        out.sort();
-        out.dedup();
-        Ok(out)
+        for f in &mut walk.files {
+            if let Some(plain) = f.strip_suffix(".gz") {
+                *f = plain.to_string();
+            }
+        }
+        walk.files.sort();
+        walk.files.dedup();
+        Ok(walk)
     }
 
     /// Reads a `doc/`-relative file (or its `.gz`).
     pub fn read_doc(&self, rel: &str) -> Result<String, MystError> {
-        read_maybe_gz(&self.doc_root.join(rel))
+        self.read(&self.doc_root.join(rel))
+    }
+
+    /// Reads a file of the tree (or its `.gz`), never outside it.
+    pub fn read(&self, path: &Path) -> Result<String, MystError> {
+        read_maybe_gz_within(&self.bound, path)
     }
 
     /// Whether an include path written in `from` points outside `doc/`.
@@ -107,45 +128,26 @@ impl DocTree {
     }
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "html" {
-            continue;
-        }
-        if entry.file_type()?.is_dir() || (entry.file_type()?.is_symlink() && path.is_dir()) {
-            walk(root, &path, out)?;
-        } else if name.ends_with(".md") || name.ends_with(".md.gz") {
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy();
-            out.push(rel.trim_end_matches(".gz").to_string());
-        }
-    }
-    Ok(())
-}
-
-/// Reads a UTF-8 text file, decompressing it if it (or only its `.gz` sibling) is gzipped.
-pub fn read_maybe_gz(path: &Path) -> Result<String, MystError> {
+/// Reads a UTF-8 text file inside `bound` (canonical), decompressing it if it (or only its
+/// `.gz` sibling) is gzipped; at most [`MAX_FILE_BYTES`] either way. Links out of `bound`,
+/// FIFOs and devices are refused.
+pub fn read_maybe_gz_within(bound: &Path, path: &Path) -> Result<String, MystError> {
     let err = |detail: String| MystError::Read {
         path: path.to_path_buf(),
         detail,
     };
     let gz_sibling = PathBuf::from(format!("{}.gz", path.display()));
-    let (path, bytes) = match std::fs::read(path) {
+    let (path, bytes) = match fsx::read_within(bound, path, MAX_FILE_BYTES) {
         Ok(b) => (path.to_path_buf(), b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && gz_sibling.exists() => {
-            let b = std::fs::read(&gz_sibling).map_err(|e| err(e.to_string()))?;
+            let b = fsx::read_within(bound, &gz_sibling, MAX_FILE_BYTES)
+                .map_err(|e| err(e.to_string()))?;
             (gz_sibling, b)
         }
         Err(e) => return Err(err(e.to_string())),
     };
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| err(format!("bad gzip data: {e}")))?;
-        out
+        fsx::gunzip_capped(&bytes, MAX_FILE_BYTES).map_err(|e| err(format!("bad gzip data: {e}")))?
     } else {
         bytes
     };
@@ -176,7 +178,7 @@ mod tests {
     fn finds_pages_including_gzipped_ones() {
         let (_d, t) = tree();
         assert_eq!(
-            t.pages().unwrap(),
+            t.pages().unwrap().files,
             vec!["howto/a.md", "howto/b.md", "index.md"]
         );
         assert_eq!(t.read_doc("howto/b.md").unwrap(), "# B gz\n");

@@ -10,9 +10,9 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use url::Url;
 
-use super::extract::extract;
+use super::extract::{MAX_NESTING, extract};
 use super::robots::Robots;
-use crate::progress::Progress;
+use crate::util::progress::Progress;
 
 /// Limits of one crawl.
 #[derive(Debug, Clone)]
@@ -70,6 +70,8 @@ pub struct Crawl {
     pub requests: usize,
     /// Linked pages that answered 404 or 410 (a broken link on the site, skipped).
     pub broken_links: Vec<String>,
+    /// Pages left out, each with the reason (a source link naming a path outside the mirror).
+    pub skipped: Vec<String>,
 }
 
 /// Why a crawl failed. Every variant names the URL.
@@ -287,12 +289,12 @@ fn classify(url: &Url, e: reqwest::Error, secs: u64) -> FetchError {
     } else if e.is_connect() {
         FetchError::Unreachable {
             url: url_s,
-            detail: crate::text::error_chain(&e),
+            detail: crate::util::text::error_chain(&e),
         }
     } else {
         FetchError::Other {
             url: url_s,
-            detail: crate::text::error_chain(&e),
+            detail: crate::util::text::error_chain(&e),
         }
     }
 }
@@ -385,16 +387,22 @@ async fn fetch(
     })
 }
 
+/// The part of robots.txt that is read.
+const MAX_ROBOTS_BYTES: usize = 500 << 10;
+
 async fn robots_for(client: &reqwest::Client, root: &Url) -> (Robots, usize) {
     let Ok(u) = root.join("/robots.txt") else {
         return (Robots::allow_all(), 0);
     };
     let agent = "incus-ai";
     match client.get(u).send().await {
-        Ok(r) if r.status().is_success() => match r.text().await {
-            Ok(t) => (Robots::parse(&t, agent), 1),
-            Err(_) => (Robots::allow_all(), 1),
-        },
+        // Like the big crawlers, only the first 500 KiB count (a gzip bomb stops there).
+        Ok(r) if r.status().is_success() => {
+            match crate::util::http::read_prefix(r, MAX_ROBOTS_BYTES).await {
+                Ok(t) => (Robots::parse(&String::from_utf8_lossy(&t), agent), 1),
+                Err(_) => (Robots::allow_all(), 1),
+            }
+        }
         _ => (Robots::allow_all(), 1),
     }
 }
@@ -429,9 +437,8 @@ pub async fn crawl(
         })?;
 
     let mut out = Crawl {
-        pages: Vec::new(),
         requests: robots_requests,
-        broken_links: Vec::new(),
+        ..Crawl::default()
     };
     let mut queue = VecDeque::from([start_rel.clone()]);
     let mut seen: HashSet<String> = HashSet::from([start_rel]);
@@ -495,13 +502,30 @@ pub async fn crawl(
                 etag,
                 last_modified,
             } => {
-                let ex = extract(&text, &final_url);
+                let page_url = final_url.clone();
+                let ex = tokio::task::spawn_blocking(move || extract(&text, &page_url))
+                    .await
+                    .map_err(|e| FetchError::Other {
+                        url: url.to_string(),
+                        detail: format!("extracting the page failed: {e}"),
+                    })?;
+                let Some(ex) = ex else {
+                    out.skipped.push(format!(
+                        "{final_url}: skipped, its elements nest deeper than {MAX_NESTING} (not a docs page)"
+                    ));
+                    continue;
+                };
                 let links: Vec<String> =
                     ex.links.iter().filter_map(|l| scope.relative(l)).collect();
                 let final_rel = scope.relative(&final_url).unwrap_or(rel.clone());
                 // Redirected within the site: the body is the target's page, unless that one
                 // is crawled on its own already.
                 if final_rel != rel && !seen.insert(final_rel) {
+                    (None, links)
+                } else if let Some(bad) = ex.unsafe_source.filter(|_| ex.markdown.is_some()) {
+                    out.skipped.push(format!(
+                        "{final_url}: skipped, its source link {bad:?} names a file outside the mirror"
+                    ));
                     (None, links)
                 } else {
                     match ex.markdown {

@@ -19,6 +19,9 @@ pub struct Extracted {
     pub markdown: Option<String>,
     /// `doc/`-relative source path from the "View this page" link, when present.
     pub doc_path: Option<String>,
+    /// The "View this page" link, when it names no plain path under the site's `_sources/`
+    /// (`../` runs, absolute paths, another site): such a page is not mirrored.
+    pub unsafe_source: Option<String>,
     /// Absolute links found anywhere on the page (navigation included), fragments removed.
     pub links: Vec<Url>,
 }
@@ -36,10 +39,88 @@ static REFRESH: LazyLock<regex::Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 static TITLE: LazyLock<Selector> = LazyLock::new(|| sel("head > title"));
-static VIEW_SOURCE: LazyLock<Selector> = LazyLock::new(|| sel(".view-this-page a[href]"));
+static VIEW_SOURCE: LazyLock<Selector> = LazyLock::new(|| sel(".view-this-page"));
 
-/// Extracts the article and the links of a page fetched from `page_url`.
-pub fn extract(html: &str, page_url: &Url) -> Extracted {
+/// Deepest element nesting a page may have. Sphinx pages nest about 20 deep; an HTML parser
+/// does work proportional to the depth for each element, so a page nested thousands deep
+/// would cost quadratic time before anything else could look at it.
+pub const MAX_NESTING: usize = 512;
+/// Below this depth the article is flattened to plain text instead of rendered.
+const MAX_RENDER_DEPTH: usize = 64;
+
+/// Elements that never hold content (no end tag).
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+/// Elements whose end tag is implied by a sibling (they do not nest in practice).
+const IMPLIED_END: &[&str] = &[
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot",
+    "rb", "rt", "rp", "rtc", "colgroup", "caption",
+];
+
+/// An upper estimate of how deep the elements of `html` nest, in one pass over the text:
+/// start tags open, end tags close, void and self-closing tags do neither, and comments,
+/// scripts and styles are skipped.
+pub fn nesting_depth(html: &str) -> usize {
+    let b = html.as_bytes();
+    let (mut i, mut depth, mut max) = (0usize, 0usize, 0usize);
+    while let Some(off) = memchr_lt(&b[i..]) {
+        i += off + 1;
+        if b[i..].starts_with(b"!--") {
+            i = html[i..].find("-->").map_or(b.len(), |e| i + e + 3);
+            continue;
+        }
+        let closing = b.get(i) == Some(&b'/');
+        let start = i + usize::from(closing);
+        let end = start
+            + b[start..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
+                .count();
+        if end == start {
+            continue;
+        }
+        let name = html[start..end].to_ascii_lowercase();
+        let tag_end = html[end..].find('>').map_or(b.len(), |e| end + e);
+        let self_closing = tag_end > 0 && b.get(tag_end - 1) == Some(&b'/');
+        i = tag_end.min(b.len());
+        if VOID.contains(&name.as_str()) || IMPLIED_END.contains(&name.as_str()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !self_closing {
+            depth += 1;
+            max = max.max(depth);
+            if name == "script" || name == "style" {
+                let close = format!("</{name}");
+                i = find_ignore_case(&b[i..], close.as_bytes()).map_or(b.len(), |e| i + e);
+            }
+        }
+    }
+    max
+}
+
+fn memchr_lt(b: &[u8]) -> Option<usize> {
+    b.iter().position(|c| *c == b'<')
+}
+
+fn find_ignore_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Extracts the article and the links of a page fetched from `page_url`. `None` when the page
+/// nests deeper than [`MAX_NESTING`] (it is not a docs page, and parsing it would not end).
+pub fn extract(html: &str, page_url: &Url) -> Option<Extracted> {
+    if nesting_depth(html) > MAX_NESTING {
+        return None;
+    }
+    Some(extract_parsed(html, page_url))
+}
+
+fn extract_parsed(html: &str, page_url: &Url) -> Extracted {
     let doc = Html::parse_document(html);
     let mut links = Vec::new();
     for a in doc.select(&LINKS) {
@@ -59,15 +140,25 @@ pub fn extract(html: &str, page_url: &Url) -> Extracted {
         u.set_fragment(None);
     }
 
-    let doc_path = doc
-        .select(&VIEW_SOURCE)
-        .filter_map(|a| a.value().attr("href"))
-        .find_map(source_path_from_link);
+    // The first "View this page" box only, and its links by walking down from it: a selector
+    // with a descendant combinator walks every link's ancestors, quadratic on nested pages.
+    let source_link = doc.select(&VIEW_SOURCE).next().and_then(|view| {
+        view.descendants()
+            .filter_map(ElementRef::wrap)
+            .filter(|e| e.value().name() == "a")
+            .find_map(|a| a.value().attr("href"))
+    });
+    let (doc_path, unsafe_source) = match source_link.map(|h| source_path_from_link(h, page_url)) {
+        Some(SourceLink::Path(p)) => (Some(p), None),
+        Some(SourceLink::Unsafe(h)) => (None, Some(h)),
+        Some(SourceLink::NotSource) | None => (None, None),
+    };
 
     let Some(article) = doc.select(&ARTICLE).next() else {
         return Extracted {
             markdown: None,
             doc_path,
+            unsafe_source,
             links,
         };
     };
@@ -105,6 +196,7 @@ pub fn extract(html: &str, page_url: &Url) -> Extracted {
     Extracted {
         markdown: Some(format!("{}{}\n", meta.front_matter(), body.trim())),
         doc_path,
+        unsafe_source,
         links,
     }
 }
@@ -120,11 +212,47 @@ fn refresh_target(content: &str) -> Option<&str> {
     )
 }
 
-/// `../../_sources/howto/cluster_manage.md.txt` → `howto/cluster_manage.md`
-fn source_path_from_link(href: &str) -> Option<String> {
-    let i = href.find("_sources/")?;
-    let p = href[i + "_sources/".len()..].strip_suffix(".txt")?;
-    p.ends_with(".md").then(|| p.to_string())
+/// What a "View this page" link names.
+#[derive(Debug, PartialEq)]
+enum SourceLink {
+    /// A markdown source under the site's `_sources/`: its `doc/`-relative path.
+    Path(String),
+    /// A link that tries to name a file elsewhere.
+    Unsafe(String),
+    /// Not a link to a markdown source at all.
+    NotSource,
+}
+
+/// `../../_sources/howto/cluster_manage.md.txt` → `howto/cluster_manage.md`. The link is
+/// resolved against the page (entities are already decoded, `..` runs collapsed by the URL
+/// parser), must stay on the page's site, and what follows `_sources/` (percent-decoded) must
+/// be a plain relative path: it becomes a file name in the mirror.
+fn source_path_from_link(href: &str, page_url: &Url) -> SourceLink {
+    if !href.contains("_sources") && !href.contains(".md") {
+        return SourceLink::NotSource;
+    }
+    let unsafe_link = || SourceLink::Unsafe(crate::util::out::one_line(href));
+    let Ok(u) = page_url.join(href) else {
+        return unsafe_link();
+    };
+    if u.scheme() != page_url.scheme() || u.host() != page_url.host() || u.port() != page_url.port()
+    {
+        return unsafe_link();
+    }
+    let path = u.path();
+    let Some(i) = path.find("/_sources/") else {
+        return unsafe_link();
+    };
+    let raw = &path[i + "/_sources/".len()..];
+    let Ok(decoded) = percent_encoding::percent_decode_str(raw).decode_utf8() else {
+        return unsafe_link();
+    };
+    match decoded.strip_suffix(".txt") {
+        Some(p) if p.ends_with(".md") && crate::util::fsx::is_normal_relative(p) => {
+            SourceLink::Path(p.to_string())
+        }
+        _ => unsafe_link(),
+    }
 }
 
 fn text_of(el: ElementRef) -> String {
@@ -194,11 +322,29 @@ fn is_block(el: &ElementRef) -> bool {
 #[derive(Default)]
 struct Renderer {
     title: Option<String>,
+    /// Elements being rendered above the current one.
+    depth: usize,
 }
 
 impl Renderer {
+    /// Runs `f` one level deeper; past [`MAX_RENDER_DEPTH`] the element becomes its plain text
+    /// (gathered without recursion), so no page can exhaust the stack.
+    fn nested(&mut self, el: ElementRef, f: impl FnOnce(&mut Self) -> String) -> String {
+        if self.depth >= MAX_RENDER_DEPTH {
+            return escape_text(&collapse(&text_of(el)));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
     /// Renders the children of `el` as markdown blocks; `level` is the current section depth.
     fn blocks(&mut self, el: ElementRef, level: u8) -> String {
+        self.nested(el, |r| r.blocks_inner(el, level))
+    }
+
+    fn blocks_inner(&mut self, el: ElementRef, level: u8) -> String {
         let mut out = String::new();
         let mut para = String::new();
         let mut heading_done = false;
@@ -243,6 +389,10 @@ impl Renderer {
     }
 
     fn block(&mut self, el: ElementRef, level: u8) -> String {
+        self.nested(el, |r| r.block_inner(el, level))
+    }
+
+    fn block_inner(&mut self, el: ElementRef, level: u8) -> String {
         let name = el.value().name();
         if name == "section" {
             return self.blocks(el, level + 1);
@@ -286,6 +436,10 @@ impl Renderer {
     }
 
     fn inline(&mut self, el: ElementRef) -> String {
+        self.nested(el, |r| r.inline_inner(el))
+    }
+
+    fn inline_inner(&mut self, el: ElementRef) -> String {
         let name = el.value().name();
         if name == "code" || name == "kbd" || name == "samp" {
             return code_span(&collapse(&text_of(el)));
@@ -592,7 +746,7 @@ mod tests {
     #[test]
     fn extracts_article_with_anchors_terminal_tabs_tables_and_config_options() {
         let url = Url::parse("http://127.0.0.1:1/incus/docs/main/howto/cluster_manage/").unwrap();
-        let ex = extract(HTML, &url);
+        let ex = extract(HTML, &url).unwrap();
         assert_eq!(ex.doc_path.as_deref(), Some("howto/cluster_manage.md"));
         assert!(ex.links.iter().any(|l| l.path() == "/incus/docs/main/faq/"));
         assert!(
@@ -647,7 +801,8 @@ mod tests {
         let ex = extract(
             r#"<html><head><noscript><meta http-equiv="refresh" content="0; url=../instances_backup/" /></noscript></head></html>"#,
             &url,
-        );
+        )
+        .unwrap();
         assert!(ex.markdown.is_none());
         assert_eq!(
             ex.links[0].as_str(),

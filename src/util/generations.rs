@@ -33,6 +33,27 @@ impl Generations {
         dir.is_dir().then_some(dir)
     }
 
+    /// The name of the current generation (`gen-000007`), if any.
+    pub fn current_name(&self) -> Option<String> {
+        self.current()?
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+    }
+
+    /// Makes generation `name` current again (undoing a publish); it must still exist.
+    pub fn relink(&self, name: &str) -> std::io::Result<()> {
+        if !self.root.join(name).is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("generation {name} is gone"),
+            ));
+        }
+        let link_tmp = self.root.join("current.tmp");
+        let _ = std::fs::remove_file(&link_tmp);
+        std::os::unix::fs::symlink(name, &link_tmp)?;
+        std::fs::rename(&link_tmp, self.current_link())
+    }
+
     /// Existing generations, oldest first.
     pub fn list(&self) -> Vec<(u64, PathBuf)> {
         let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(&self.root)

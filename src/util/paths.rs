@@ -60,6 +60,10 @@ impl DataDir {
     pub fn cache(&self) -> PathBuf {
         self.root.join("cache")
     }
+    /// Generations of the AIChat RAG files, one folder per RAG name.
+    pub fn aichat(&self) -> PathBuf {
+        self.root.join("aichat")
+    }
     /// The lock file that serializes runs that write.
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("lock")

@@ -1,0 +1,11 @@
+//! Small utilities that import nothing of the crate: generations on disk, the run lock, XDG
+//! paths, progress bars, text helpers, bounded reads and safe file names, terminal output.
+
+pub mod fsx;
+pub mod generations;
+pub mod http;
+pub mod lock;
+pub mod out;
+pub mod paths;
+pub mod progress;
+pub mod text;
