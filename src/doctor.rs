@@ -24,6 +24,8 @@ pub struct Report {
     /// Endpoints that could not be read (their findings may be missing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<EndpointError>,
+    /// Whether every endpoint was read: only then does "no findings" mean healthy.
+    pub complete: bool,
 }
 
 /// Whether a finding concerns `member` (cluster-wide findings always do).
@@ -86,6 +88,7 @@ pub async fn run(
         checks: checks::ids(),
         requests: state.requests,
         elapsed_ms: state.elapsed_ms,
+        complete: state.errors.is_empty(),
         unreadable: state.errors.clone(),
     };
     Ok((report, state))

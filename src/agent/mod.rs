@@ -180,7 +180,10 @@ impl Session {
                         a.name("pool", &p.name);
                     }
                 }
-                (f, None)
+                // Unread endpoints are not health: say that the checks are incomplete.
+                let note = crate::cluster::EndpointError::summary(&st.errors)
+                    .map(|s| format!("the checks are incomplete: {s}"));
+                (f, note)
             }
             Err(e) => (
                 Vec::new(),
@@ -366,7 +369,11 @@ fn fallback(
     if let Some(n) = &read_note {
         text.push_str(&format!("Note: {n}.\n"));
     }
-    if findings.is_empty() {
+    if findings.is_empty() && read_note.is_some() {
+        text.push_str(
+            "\nThe checks could not read the whole cluster, so they cannot say that nothing is wrong.\n",
+        );
+    } else if findings.is_empty() {
         text.push_str("\nThe checks found nothing wrong that concerns the question.\n");
     } else {
         text.push_str("\nFindings:\n");

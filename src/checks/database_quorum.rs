@@ -10,12 +10,7 @@ pub const CHECK: Check = Check {
     warnings: &[],
 };
 
-/// Messages of a database that has no leader (quorum lost).
-const NO_LEADER: &[&str] = &[
-    "no available cowsql leader",
-    "no available dqlite leader",
-    "Failed to begin transaction",
-];
+use crate::cluster::NO_LEADER;
 
 fn run(ctx: &Context) -> Vec<Finding> {
     let st = ctx.state;
@@ -23,11 +18,19 @@ fn run(ctx: &Context) -> Vec<Finding> {
         return Vec::new();
     }
     let recover = "incus admin cluster list-database   # on a surviving member: which members hold the database";
-    if let Some(err) = st.errors.iter().find(|e| {
-        NO_LEADER.iter().any(|m| e.message.contains(m))
-            || (e.path.starts_with("/1.0/cluster/members") && e.status == Some(503))
-    }) {
-        return vec![Finding::new(CHECK.id, Severity::Critical, Kind::Cluster, &st.remote, "The cluster database has no leader: quorum is lost")
+    let unavailable = st.database_unavailable.as_ref().or_else(|| {
+        st.errors.iter().find(|e| {
+            NO_LEADER.iter().any(|m| e.message.contains(m))
+                || (e.path.starts_with("/1.0/cluster/members") && e.status == Some(503))
+        })
+    });
+    if let Some(err) = unavailable {
+        let title = if err.status.is_some() {
+            "The cluster database has no leader: quorum is lost"
+        } else {
+            "The cluster database does not answer: quorum is probably lost"
+        };
+        return vec![Finding::new(CHECK.id, Severity::Critical, Kind::Cluster, &st.remote, title)
             .evidence(Evidence::new(format!("GET {}", err.path), "error", err.message.clone()))
             .explain(
                 "The server answers but every request that needs the cluster database fails: fewer than a \

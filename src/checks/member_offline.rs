@@ -95,5 +95,39 @@ fn run(ctx: &Context) -> Vec<Finding> {
             ));
         out.push(f);
     }
+    // Online in the database, but its daemon does not answer (stopped or hung): the leader
+    // marks it offline only after cluster.offline_threshold.
+    for (name, why) in &st.unresponsive_members {
+        let Some(m) = st.member(name) else { continue };
+        let address = url_address(&m.url);
+        out.push(
+            Finding::new(
+                CHECK.id,
+                Severity::High,
+                Kind::ClusterMember,
+                name,
+                format!("Cluster member {name} does not answer requests"),
+            )
+            .evidence(Evidence::new(
+                format!("GET /1.0/cluster/members/{name}/state"),
+                "error",
+                why.clone(),
+            ))
+            .explain(format!(
+                "{name} ({url}) is still listed as {status}, but a request forwarded to it got no \
+                 answer: its daemon is stopped, hung or overloaded. If it stays so, the leader marks \
+                 it offline after cluster.offline_threshold, and requests about its instances fail \
+                 or wait until then.",
+                url = m.url,
+                status = m.status
+            ))
+            .docs_about("deal with offline cluster members force remove offline_threshold")
+            .fix(format!(
+                "ssh {host} 'systemctl status incus; journalctl -u incus -n 50'   # on the member: is incusd stopped or hung?",
+                host = address.split(':').next().unwrap_or(name)
+            ))
+            .fix(format!("ssh {host} 'sudo systemctl restart incus'   # when it is hung", host = address.split(':').next().unwrap_or(name))),
+        );
+    }
     out
 }

@@ -70,7 +70,9 @@ pub fn render(r: &Report) -> String {
     out.push_str(&format!(
         "{}: {} from {} checks, {} API requests, {:.2}s\n",
         r.remote,
-        if r.findings.is_empty() {
+        if r.findings.is_empty() && !r.complete {
+            "could not check everything, so no verdict".to_string()
+        } else if r.findings.is_empty() {
             "nothing wrong found".to_string()
         } else {
             format!("{} finding(s) ({})", r.findings.len(), by.join(", "))
@@ -105,9 +107,15 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     } else if !ctx.quiet || !report.findings.is_empty() {
         crate::out!("{}", render(&report));
     }
-    Ok(if report.findings.is_empty() {
-        exit::OK
-    } else {
-        exit::FINDINGS
-    })
+    if !report.findings.is_empty() {
+        return Ok(exit::FINDINGS);
+    }
+    // Unread endpoints are not health: a cron job must not read this as "all is well".
+    match EndpointError::summary(&report.unreadable) {
+        Some(line) => Err(Failure::new(
+            exit::FAILURE,
+            format!("doctor could not check {}: {line}", report.remote),
+        )),
+        None => Ok(exit::OK),
+    }
 }

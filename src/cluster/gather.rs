@@ -3,7 +3,7 @@
 //! state of projects with limits, and the logs of instances whose start failed.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use serde::de::DeserializeOwned;
@@ -149,14 +149,40 @@ pub fn instance_of_url(url: &str) -> Option<(String, String)> {
     (!name.is_empty()).then_some((project, name))
 }
 
+/// How long the cluster database gets to answer the member list before incus-ai concludes it
+/// is not answering (with quorum lost, incusd takes 2 to 30 s to fail each request).
+pub const DATABASE_PROBE: Duration = Duration::from_secs(5);
+/// How long a member gets to answer for its own state before it counts as unresponsive (a
+/// stopped daemon accepts connections and never answers; a dead one refuses at once).
+pub const MEMBER_PROBE: Duration = Duration::from_secs(3);
+
+/// Messages of a database that has no leader (quorum lost).
+pub const NO_LEADER: &[&str] = &[
+    "no available cowsql leader",
+    "no available dqlite leader",
+    "Failed to begin transaction",
+    "context deadline exceeded",
+];
+
 /// Reads the server behind `client`. Fails only when the server cannot be read at all
 /// (unreachable, untrusted, wrong certificate); a failing endpoint is recorded in `errors`.
+///
+/// The order bounds the cost of a broken cluster: `/1.0` first (local data), then the member
+/// list as a probe of the cluster database (when it does not answer within
+/// [`DATABASE_PROBE`], nothing else that needs the database is asked), then the other lists
+/// in parallel, then one probe per online member (a member that does not answer within
+/// [`MEMBER_PROBE`] is not asked anything else).
 pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterState, ClientError> {
     let start = Instant::now();
     let before = client.requests();
     let mut st = ClusterState {
         remote: client.remote().to_string(),
         ..ClusterState::default()
+    };
+    let finish = |mut st: ClusterState| {
+        st.requests = client.requests() - before;
+        st.elapsed_ms = start.elapsed().as_millis() as u64;
+        Ok(st)
     };
     match client.get::<Server>("/1.0").await {
         Ok(s) if s.auth == "untrusted" => {
@@ -172,16 +198,39 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
             });
         }
         Err(e) => {
-            // Starting up, shutting down: nothing else will answer either.
+            // Starting up, shutting down, hanging: nothing else will answer either.
             record(&mut st.errors, "/1.0", &e);
-            st.requests = client.requests() - before;
-            st.elapsed_ms = start.elapsed().as_millis() as u64;
-            return Ok(st);
+            return finish(st);
         }
     }
     let clustered = st.clustered();
 
     const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
+    if clustered {
+        let probe = client.get_within::<Vec<Member>>(MEMBERS, DATABASE_PROBE.min(client.timeout()));
+        match probe.await {
+            Ok(m) => st.members = m,
+            Err(e) => {
+                record(&mut st.errors, MEMBERS, &e);
+                let no_leader = matches!(&e, ClientError::Timeout { .. })
+                    || matches!(&e, ClientError::Api { status: 500 | 503, message, .. }
+                        if NO_LEADER.iter().any(|m| message.contains(m)));
+                if no_leader {
+                    st.database_unavailable = st.errors.last().cloned();
+                    return finish(st);
+                }
+            }
+        }
+    }
+    read_lists(client, &mut st).await;
+    let online = probe_members(client, &mut st, opts).await;
+    let jobs = member_jobs(&st, &online);
+    run_jobs(client, &mut st, jobs, opts).await;
+    finish(st)
+}
+
+/// The cluster-wide lists, in parallel.
+async fn read_lists(client: &Client, st: &mut ClusterState) {
     const WARNINGS: &str = "/1.0/warnings?recursion=1";
     const INSTANCES: &str = "/1.0/instances?recursion=1&all-projects=true";
     const OPERATIONS: &str = "/1.0/operations?recursion=1&all-projects=true";
@@ -190,25 +239,7 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
     const PROJECTS: &str = "/1.0/projects?recursion=1";
     const CERTIFICATES: &str = "/1.0/certificates?recursion=1";
     const PROFILES: &str = "/1.0/profiles?recursion=1&all-projects=true";
-    let members = async {
-        if clustered {
-            client.get::<Vec<Member>>(MEMBERS).await
-        } else {
-            Ok(Vec::new())
-        }
-    };
-    let (
-        members,
-        warnings,
-        instances,
-        operations,
-        pools,
-        networks,
-        projects,
-        certificates,
-        profiles,
-    ) = tokio::join!(
-        members,
+    let (warnings, instances, operations, pools, networks, projects, certificates, profiles) = tokio::join!(
         client.get::<Vec<Warning>>(WARNINGS),
         client.get::<Vec<Instance>>(INSTANCES),
         client.get::<Operations>(OPERATIONS),
@@ -219,7 +250,6 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
         client.get::<Vec<Profile>>(PROFILES),
     );
     let e = &mut st.errors;
-    st.members = keep(e, MEMBERS, members);
     st.warnings = keep(e, WARNINGS, warnings);
     st.instances = keep(e, INSTANCES, instances);
     st.operations = keep(e, OPERATIONS, operations)
@@ -234,28 +264,61 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
     st.projects = keep(e, PROJECTS, projects);
     st.certificates = keep(e, CERTIFICATES, certificates);
     st.profiles = keep(e, PROFILES, profiles);
+}
 
-    let server_name = st
-        .server
-        .as_ref()
-        .map(|s| s.environment.server_name.clone())
-        .unwrap_or_default();
-    // Per-member views only of members that answer heartbeats: a request forwarded to a dead
-    // member costs seconds before it fails.
-    let online: Vec<String> = if clustered {
-        st.members
-            .iter()
-            .filter(|m| m.status == "Online")
-            .map(|m| m.server_name.clone())
-            .collect()
-    } else {
-        vec![server_name.clone()]
-    };
-    let mut jobs = Vec::new();
-    if clustered {
-        for m in &online {
-            jobs.push(Job::MemberState(m.clone()));
+/// Asks each online member for its own state (the probe and the first per-member view);
+/// returns the members that answered. A member that does not answer in time is recorded as
+/// unresponsive and asked nothing more.
+async fn probe_members(client: &Client, st: &mut ClusterState, opts: &GatherOptions) -> Vec<String> {
+    if !st.clustered() {
+        return st
+            .server
+            .as_ref()
+            .map(|s| vec![s.environment.server_name.clone()])
+            .unwrap_or_default();
+    }
+    let online: Vec<String> = st
+        .members
+        .iter()
+        .filter(|m| m.status == "Online")
+        .map(|m| m.server_name.clone())
+        .collect();
+    let timeout = MEMBER_PROBE.min(client.timeout());
+    let probes: Vec<(String, String, Result<MemberState, ClientError>)> = stream::iter(online)
+        .map(|m| async move {
+            let path = Job::MemberState(m.clone()).path();
+            let r = client.get_within::<MemberState>(&path, timeout).await;
+            (m, path, r)
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    let mut answered = Vec::new();
+    for (m, path, r) in probes {
+        match r {
+            Ok(s) => {
+                st.member_states.insert(m.clone(), s);
+                answered.push(m);
+            }
+            Err(e) => {
+                if matches!(e, ClientError::Timeout { .. } | ClientError::Unreachable { .. }) {
+                    st.unresponsive_members.insert(m.clone(), e.to_string());
+                } else {
+                    answered.push(m);
+                }
+                record(&mut st.errors, &path, &e);
+            }
         }
+    }
+    answered.sort();
+    answered
+}
+
+/// Per-member views of the members that answered, per-project state of projects with limits,
+/// and the logs of instances whose start failed.
+fn member_jobs(st: &ClusterState, online: &[String]) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    if st.clustered() {
         for p in &st.pools {
             for m in online
                 .iter()
@@ -273,7 +336,7 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
                 ));
             }
         }
-    } else {
+    } else if let Some(server_name) = online.first() {
         for p in &st.pools {
             jobs.push(Job::PoolResources(p.name.clone(), server_name.clone()));
         }
@@ -298,7 +361,10 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
             }
         }
     }
+    jobs
+}
 
+async fn run_jobs(client: &Client, st: &mut ClusterState, jobs: Vec<Job>, opts: &GatherOptions) {
     let outcomes: Vec<(String, Result<Outcome, ClientError>)> = stream::iter(jobs)
         .map(|j| j.run(client, opts.max_log_bytes))
         .buffer_unordered(opts.concurrency.max(1))
@@ -331,9 +397,6 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
             Err(e) => record(&mut st.errors, &path, &e),
         }
     }
-    st.requests = client.requests() - before;
-    st.elapsed_ms = start.elapsed().as_millis() as u64;
-    Ok(st)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::incus::api::{
     Server, StoragePool, Warning,
 };
 
-pub use gather::{GatherOptions, gather, instance_of_url};
+pub use gather::{DATABASE_PROBE, GatherOptions, MEMBER_PROBE, NO_LEADER, gather, instance_of_url};
 
 /// An endpoint that could not be read, kept as evidence.
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +77,11 @@ pub struct ClusterState {
     pub instance_logs: BTreeMap<(String, String), String>,
     /// Endpoints that could not be read.
     pub errors: Vec<EndpointError>,
+    /// The cluster database did not answer (no leader, or no answer within the probe time):
+    /// nothing that needs it was asked.
+    pub database_unavailable: Option<EndpointError>,
+    /// Online members that did not answer for their own state (a hung daemon), with why.
+    pub unresponsive_members: BTreeMap<String, String>,
     /// API requests sent.
     pub requests: usize,
     /// Wall time of the read, in milliseconds.

@@ -28,6 +28,11 @@ const CONNECT_ATTEMPTS: usize = 3;
 const HEDGE_AFTER: Duration = Duration::from_millis(1500);
 /// Requests in flight at once over HTTPS.
 const HTTPS_IN_FLIGHT: usize = 8;
+/// Largest API answer read (a thousand instances with their config are a few MB).
+pub const MAX_BODY_BYTES: usize = 128 << 20;
+
+/// The connection-cap permits one request holds until its body is read.
+struct Permits(#[allow(dead_code)] Vec<tokio::sync::OwnedSemaphorePermit>);
 
 /// A connection to one Incus server (a cluster is reached through one of its members).
 #[derive(Clone)]
@@ -115,53 +120,89 @@ impl Client {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// `GET path`: the status and the whole body.
-    async fn fetch(&self, path: &str) -> Result<(u16, bytes::Bytes), ClientError> {
+    /// `GET path` within `timeout`: the response, before its body is read. Holds one permit
+    /// of the connection cap; when the answer is late, a second request is sent only if a
+    /// permit of its own is free (four connections at once stall incusd).
+    async fn send(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<(reqwest::Response, Permits), ClientError> {
         debug_assert!(path.starts_with('/'));
-        let _permit = self
+        let first_permit = self
             .in_flight
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
-            .expect("semaphore is never closed");
+            .map_err(|_| ClientError::Unreachable {
+                remote: self.remote.clone(),
+                detail: "client closed".into(),
+            })?;
         let url = format!("{}{}", self.base, path);
-        let first = self.send_with_retry(&url, path);
+        let first = self.send_with_retry(&url, path, timeout);
         tokio::pin!(first);
         // A GET can be repeated safely: when the answer is late, a second request on another
         // connection often comes back first (incusd stalls single requests while it writes
         // heartbeat results right after a member goes offline).
-        let resp = tokio::select! {
-            r = &mut first => r?,
-            _ = tokio::time::sleep(HEDGE_AFTER) => {
-                let second = self.send_with_retry(&url, path);
+        let hedge_after = HEDGE_AFTER.min(timeout);
+        tokio::select! {
+            r = &mut first => Ok((r?, Permits(vec![first_permit]))),
+            _ = tokio::time::sleep(hedge_after) => {
+                let Ok(second_permit) = self.in_flight.clone().try_acquire_owned() else {
+                    return Ok((first.await?, Permits(vec![first_permit])));
+                };
+                let second = self.send_with_retry(&url, path, timeout.saturating_sub(hedge_after));
                 tokio::pin!(second);
+                let permits = Permits(vec![first_permit, second_permit]);
                 tokio::select! {
-                    r = &mut first => r?,
-                    r = &mut second => r?,
+                    r = &mut first => Ok((r?, permits)),
+                    r = &mut second => Ok((r?, permits)),
                 }
             }
-        };
+        }
+    }
+
+    /// `GET path`: the status and the whole body (at most [`MAX_BODY_BYTES`]).
+    async fn fetch(&self, path: &str, timeout: Duration) -> Result<(u16, Vec<u8>), ClientError> {
+        let (resp, _permits) = self.send(path, timeout).await?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
+        let body = crate::util::http::read_body(resp, MAX_BODY_BYTES, &format!("GET {path}"))
             .await
-            .map_err(|e| self.transport_error(path, e))?;
+            .map_err(|e| self.body_error(path, e))?;
         Ok((status, body))
+    }
+
+    fn body_error(&self, path: &str, e: crate::util::http::BodyError) -> ClientError {
+        match e {
+            crate::util::http::BodyError::TooLarge { limit, .. } => ClientError::TooLarge {
+                path: path.to_string(),
+                limit,
+            },
+            crate::util::http::BodyError::Transport(t) => self.transport_error(path, t),
+        }
     }
 
     async fn send_with_retry(
         &self,
         url: &str,
         path: &str,
+        timeout: Duration,
     ) -> Result<reqwest::Response, ClientError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.requests.fetch_add(1, Ordering::Relaxed);
-            match self.http.get(url).send().await {
+            match self.http.get(url).timeout(timeout).send().await {
                 Ok(resp) => return Ok(resp),
                 // Nothing was sent yet: trying again cannot repeat a request.
                 Err(e) if e.is_connect() && attempt < CONNECT_ATTEMPTS => {
                     tracing::debug!("GET {path}: connect failed ({e}), retrying");
+                }
+                Err(e) if e.is_timeout() => {
+                    return Err(ClientError::Timeout {
+                        path: path.to_string(),
+                        secs: timeout.as_secs_f64(),
+                    });
                 }
                 Err(e) => return Err(self.transport_error(path, e)),
             }
@@ -189,7 +230,16 @@ impl Client {
 
     /// `GET path` and the `metadata` of the answer, decoded.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let mut value = self.get_value(path).await?;
+        self.get_within(path, self.timeout).await
+    }
+
+    /// [`Client::get`] with its own timeout (probes that must not wait out the default).
+    pub async fn get_within<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
+        let mut value = self.value_within(path, timeout).await?;
         drop_nulls(&mut value);
         serde_json::from_value(value).map_err(|e| ClientError::Decode {
             path: path.to_string(),
@@ -199,7 +249,15 @@ impl Client {
 
     /// `GET path` and the `metadata` of the answer.
     pub async fn get_value(&self, path: &str) -> Result<serde_json::Value, ClientError> {
-        let (status, body) = self.fetch(path).await?;
+        self.value_within(path, self.timeout).await
+    }
+
+    async fn value_within(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, ClientError> {
+        let (status, body) = self.fetch(path, timeout).await?;
         let envelope: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
                 path: path.to_string(),
@@ -220,10 +278,15 @@ impl Client {
             .unwrap_or(serde_json::Value::Null))
     }
 
-    /// `GET path` of a raw file (instance log files), at most `max` bytes.
+    /// `GET path` of a raw file (instance log files): its last `max` bytes, never holding
+    /// more than that.
     pub async fn get_text(&self, path: &str, max: usize) -> Result<String, ClientError> {
-        let (status, body) = self.fetch(path).await?;
+        let (resp, _permits) = self.send(path, self.timeout).await?;
+        let status = resp.status().as_u16();
         if status >= 400 {
+            let body = crate::util::http::read_prefix(resp, 64 << 10)
+                .await
+                .map_err(|e| self.body_error(path, e))?;
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             return Err(ClientError::Api {
                 path: path.to_string(),
@@ -231,8 +294,15 @@ impl Client {
                 message: v["error"].as_str().unwrap_or("").to_string(),
             });
         }
-        let start = body.len().saturating_sub(max);
-        Ok(String::from_utf8_lossy(&body[start..]).into_owned())
+        let tail = crate::util::http::read_tail(resp, max)
+            .await
+            .map_err(|e| self.body_error(path, e))?;
+        Ok(String::from_utf8_lossy(&tail).into_owned())
+    }
+
+    /// The default timeout of one request.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 }
 

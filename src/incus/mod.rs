@@ -106,6 +106,14 @@ pub enum ClientError {
         /// The server's message.
         message: String,
     },
+    /// An answer larger than incus-ai reads.
+    #[error("GET {path}: the answer is larger than {limit} bytes (incus-ai's limit)")]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// The limit.
+        limit: usize,
+    },
     /// An answer that is not what the API documents.
     #[error("GET {path}: unexpected answer: {detail}")]
     Decode {

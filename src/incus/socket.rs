@@ -30,14 +30,11 @@ pub async fn local_server_version(timeout: Duration) -> Option<String> {
         .timeout(timeout)
         .build()
         .ok()?;
-    let v: serde_json::Value = client
-        .get("http://incus/1.0")
-        .send()
-        .await
-        .ok()?
-        .json()
+    let resp = client.get("http://incus/1.0").send().await.ok()?;
+    let body = crate::util::http::read_body(resp, 4 << 20, "GET /1.0")
         .await
         .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
     v.pointer("/metadata/environment/server_version")?
         .as_str()
         .map(str::to_string)
