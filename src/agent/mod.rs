@@ -311,7 +311,9 @@ impl Session {
                 let args: Value =
                     serde_json::from_str(&self.unmask(&call.arguments)).unwrap_or(Value::Null);
                 let key = (call.name.clone(), args.clone());
-                let (output, refused) = if let Some(i) = seen.iter().position(|k| *k == key) {
+                let (output, refused, truncated) = if let Some(i) =
+                    seen.iter().position(|k| *k == key)
+                {
                     (
                         format!(
                             "refused: this exact call ({} {}) was already made; use its result above (call {} of this question)",
@@ -320,12 +322,13 @@ impl Session {
                             i + 1
                         ),
                         true,
+                        false,
                     )
                 } else {
                     seen.push(key);
-                    (self.toolbox.call(&call.name, &args).await, false)
+                    let out = self.toolbox.call_output(&call.name, &args).await;
+                    (out.text, false, out.truncated)
                 };
-                let truncated = output.contains("[output truncated:");
                 if truncated {
                     notes.push(format!("output of {} was truncated", call.name));
                 }

@@ -140,6 +140,8 @@ static KEY: LazyLock<Regex> =
 /// What the tools read from.
 pub struct Toolbox {
     client: Option<Client>,
+    /// Where the index lives, to follow new generations in long sessions (MCP).
+    index_root: Option<std::path::PathBuf>,
     searcher: Option<Searcher>,
     /// The last gathered state and when it was read.
     state: Option<(ClusterState, Instant)>,
@@ -194,17 +196,32 @@ pub fn bounded(text: String) -> String {
     )
 }
 
-/// Wraps a tool result so that the model reads it as data, never as instructions.
+/// Wraps a tool result so that the model reads it as data, never as instructions: no text
+/// inside can close the fence or open a prompt tag, whatever its spelling.
 pub fn fence(tool: &str, body: &str) -> String {
-    let body = body.replace("</data>", "<\\/data>");
+    let body = crate::util::text::defuse_prompt_tags(body);
     format!("<data tool=\"{tool}\">\n{body}\n</data>")
 }
 
+/// What a tool call gives: the text the model sees, and typed flags for the callers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    /// Fenced, redacted, bounded text (or the error message).
+    pub text: String,
+    /// The call failed (bad arguments, unknown tool, the cluster could not be read).
+    pub is_error: bool,
+    /// The output was cut at [`MAX_OUTPUT`].
+    pub truncated: bool,
+}
+
 impl Toolbox {
-    /// Tools over a cluster (when `client` is given) and the docs (when `searcher` is given).
-    pub fn new(client: Option<Client>, searcher: Option<Searcher>) -> Toolbox {
+    /// Tools over a cluster (when `client` is given) and the docs index under `index_root`
+    /// (when given; it is opened when there is one).
+    pub fn new(client: Option<Client>, index_root: Option<std::path::PathBuf>) -> Toolbox {
+        let searcher = index_root.as_deref().and_then(|r| Searcher::open(r).ok());
         Toolbox {
             client,
+            index_root,
             searcher,
             state: None,
         }
@@ -213,6 +230,20 @@ impl Toolbox {
     /// The docs index, when there is one.
     pub fn searcher(&self) -> Option<&Searcher> {
         self.searcher.as_ref()
+    }
+
+    /// Opens the index again when a refresh published a new generation since it was opened
+    /// (an MCP server runs for days; it must not keep answering from the old docs).
+    pub fn follow_index(&mut self) {
+        let Some(root) = &self.index_root else { return };
+        let current = crate::index::build::current_dir(root);
+        let opened = self.searcher.as_ref().map(|s| s.dir().to_path_buf());
+        if current.is_some() && current != opened {
+            match Searcher::open(root) {
+                Ok(s) => self.searcher = Some(s),
+                Err(e) => tracing::warn!("index not reopened: {e}"),
+            }
+        }
     }
 
     /// The cluster state, reused while it is younger than [`STATE_MAX_AGE`] (a long MCP
@@ -237,6 +268,12 @@ impl Toolbox {
 
     /// Runs a tool and returns its output as the model sees it: redacted, fenced, bounded.
     pub async fn call(&mut self, name: &str, args: &Value) -> String {
+        self.call_output(name, args).await.text
+    }
+
+    /// [`Toolbox::call`] with the typed flags.
+    pub async fn call_output(&mut self, name: &str, args: &Value) -> ToolOutput {
+        self.follow_index();
         let args = if args.is_null() {
             json!({})
         } else {
@@ -255,12 +292,19 @@ impl Toolbox {
         match result {
             Ok(mut v) => {
                 crate::redact::json(&mut v);
-                bounded(fence(
-                    name,
-                    &serde_json::to_string_pretty(&v).unwrap_or_default(),
-                ))
+                let text = fence(name, &serde_json::to_string_pretty(&v).unwrap_or_default());
+                let truncated = text.chars().count() > MAX_OUTPUT;
+                ToolOutput {
+                    text: bounded(text),
+                    is_error: false,
+                    truncated,
+                }
             }
-            Err(e) => format!("error: {e}"),
+            Err(e) => ToolOutput {
+                text: format!("error: {e}"),
+                is_error: true,
+                truncated: false,
+            },
         }
     }
 

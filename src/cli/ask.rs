@@ -9,7 +9,6 @@ use super::{Context, Failure, exit, print_json};
 use crate::agent::llm::Llm;
 use crate::agent::tools::Toolbox;
 use crate::agent::{Limits, Session};
-use crate::index::Searcher;
 
 /// Options of `ask`.
 #[derive(Debug, clap::Args)]
@@ -44,7 +43,7 @@ fn toolbox(ctx: &Context, remote: &RemoteArgs) -> Toolbox {
             None
         }
     };
-    Toolbox::new(client, Searcher::open(&ctx.data.index()).ok())
+    Toolbox::new(client, Some(ctx.data.index()))
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
@@ -114,8 +113,8 @@ pub struct McpArgs {
 }
 
 pub async fn mcp(ctx: &Context, args: &McpArgs) -> Result<u8, Failure> {
-    let mut toolbox = toolbox(ctx, &args.remote);
-    crate::mcp::serve(&mut toolbox, tokio::io::stdin(), tokio::io::stdout())
+    let toolbox = toolbox(ctx, &args.remote);
+    crate::mcp::serve(toolbox, tokio::io::stdin(), tokio::io::stdout())
         .await
         .map_err(|e| Failure::new(exit::FAILURE, format!("MCP over stdio: {e}")))?;
     Ok(exit::OK)

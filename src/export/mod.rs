@@ -290,7 +290,7 @@ fn collect(
         let text = generation.read_verified(file)?;
         let mut chunks = chunk_page(&Page::parse(&text), chunk_size, overlap);
         for ch in &mut chunks {
-            if let std::borrow::Cow::Owned(t) = defuse_prompt_tags(&ch.text) {
+            if let std::borrow::Cow::Owned(t) = crate::util::text::defuse_prompt_tags(&ch.text) {
                 ch.text = t;
             }
         }
@@ -329,20 +329,6 @@ fn encode(v: &[f32]) -> String {
 /// Writes `text` to `path` through a temporary file and a rename.
 pub fn write_atomically(path: &Path, text: &str) -> Result<(), ExportError> {
     crate::util::fsx::write_atomic(path, text.as_bytes()).map_err(write_err(path))
-}
-
-/// Tags of AIChat's RAG template (and the agent's data fence) that text from the docs must not
-/// open or close: a page saying `</context>` would end the context early and speak as the
-/// prompt itself.
-const PROMPT_TAGS: &[&str] = &["context", "rules", "user_query", "data", "system"];
-
-/// `text` with every opening or closing prompt tag defused (`</context>` → `<\/context>`).
-pub fn defuse_prompt_tags(text: &str) -> std::borrow::Cow<'_, str> {
-    static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(&format!(r"(?i)<(\s*/?\s*)({})\b", PROMPT_TAGS.join("|")))
-            .expect("static regex")
-    });
-    TAG.replace_all(text, "<\\$1$2")
 }
 
 /// Prepares the export: chunks, embeddings (new chunks only), RAG files in temporary files.

@@ -45,9 +45,32 @@ pub fn date_time(unix: i64) -> String {
     )
 }
 
+/// Tags of AIChat's RAG template (and the agent's data fence) that text from the docs must not
+/// open or close: a page saying `</context>` would end the context early and speak as the
+/// prompt itself.
+const PROMPT_TAGS: &[&str] = &["context", "rules", "user_query", "data", "system"];
+
+/// `text` with every opening or closing prompt tag defused (`</context>` → `<\/context>`).
+pub fn defuse_prompt_tags(text: &str) -> std::borrow::Cow<'_, str> {
+    static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(&format!(r"(?i)<(\s*/?\s*)({})\b", PROMPT_TAGS.join("|")))
+            .expect("static regex")
+    });
+    TAG.replace_all(text, "<\\$1$2")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompt_tags_are_defused_whatever_their_spelling() {
+        assert_eq!(
+            defuse_prompt_tags("a </context> b <RULES> c < / Context > <data tool=x> <contexts>"),
+            "a <\\/context> b <\\RULES> c <\\ / Context > <\\data tool=x> <contexts>"
+        );
+        assert_eq!(defuse_prompt_tags("x < y and <b>"), "x < y and <b>");
+    }
 
     #[test]
     fn dates_are_civil() {

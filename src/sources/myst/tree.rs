@@ -17,7 +17,7 @@ pub struct DocTree {
     /// The repository root, for includes that leave `doc/` (`../README.md`).
     pub repo_root: Option<PathBuf>,
     /// Nothing outside this folder is read (the repository root, else `doc/`), links included.
-    bound: PathBuf,
+    pub(crate) bound: PathBuf,
 }
 
 impl DocTree {
