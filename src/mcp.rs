@@ -201,11 +201,6 @@ where
             }
         }
     });
-    let service = Server::new(toolbox)
-        .serve((rmcp_in, rmcp_out))
-        .await
-        .map_err(|e| std::io::Error::other(format!("MCP: {e}")))?;
-
     let guard_pending = pending.clone();
     let guard = async move {
         let pending = guard_pending;
@@ -247,7 +242,24 @@ where
         }
         Ok::<(), std::io::Error>(())
     };
-    let guarded = guard.await;
+    // rmcp's handshake waits for `initialize`, which only the guard can pass on.
+    let guard = tokio::spawn(guard);
+    let service = match Server::new(toolbox)
+        .serve((rmcp_in, rmcp_out))
+        .await
+    {
+        Ok(s) => s,
+        // The input closed (or spoke no MCP) before `initialize`: nothing to serve.
+        Err(e) => {
+            let guarded = guard.await.unwrap_or(Ok(()));
+            let _ = forward.await;
+            let _ = writer.await;
+            tracing::debug!("MCP session ended before it began: {e}");
+            return guarded;
+        }
+    };
+
+    let guarded = guard.await.unwrap_or(Ok(()));
     // Input closed: let rmcp finish what it is answering (within a minute), then stop.
     let drained = async {
         loop {

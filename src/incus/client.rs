@@ -29,7 +29,7 @@ const HEDGE_AFTER: Duration = Duration::from_millis(1500);
 /// Requests in flight at once over HTTPS.
 const HTTPS_IN_FLIGHT: usize = 8;
 /// Largest API answer read (a thousand instances with their config are a few MB).
-pub const MAX_BODY_BYTES: usize = 128 << 20;
+pub const MAX_BODY_BYTES: usize = 64 << 20;
 
 /// The connection-cap permits one request holds until its body is read.
 struct Permits(#[allow(dead_code)] Vec<tokio::sync::OwnedSemaphorePermit>);

@@ -31,6 +31,8 @@ pub struct Response {
     pub delay: Duration,
     /// Close the connection after sending this many body bytes (a cut-off answer).
     pub cut_after: Option<usize>,
+    /// Send the body again and again, chunked, until the client hangs up (an endless answer).
+    pub endless: bool,
 }
 
 impl Response {
@@ -41,7 +43,14 @@ impl Response {
             body: body.into(),
             delay: Duration::ZERO,
             cut_after: None,
+            endless: false,
         }
+    }
+    /// An answer that never ends: `chunk` repeated until the client hangs up.
+    pub fn endless(status: u16, chunk: impl Into<Vec<u8>>) -> Self {
+        let mut r = Response::new(status, chunk);
+        r.endless = true;
+        r
     }
     pub fn header(mut self, k: &str, v: &str) -> Self {
         self.headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
@@ -242,6 +251,16 @@ async fn write_response<S: tokio::io::AsyncWrite + Unpin>(
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason);
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if resp.endless {
+        head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        sock.write_all(head.as_bytes()).await?;
+        let chunk = format!("{:x}\r\n", resp.body.len());
+        loop {
+            sock.write_all(chunk.as_bytes()).await?;
+            sock.write_all(&resp.body).await?;
+            sock.write_all(b"\r\n").await?;
+        }
     }
     head.push_str(&format!("Content-Length: {}\r\n\r\n", resp.body.len()));
     sock.write_all(head.as_bytes()).await?;
