@@ -31,6 +31,7 @@ eval: build
 # Speed and memory on this machine.
 bench: build
 	$(CARGO) run --release --locked --example bench
+	$(CARGO) run --release --locked --example bench_parsers
 
 clean:
 	$(CARGO) clean

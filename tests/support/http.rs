@@ -73,6 +73,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub requests: Arc<AtomicUsize>,
     pub log: Arc<Mutex<Vec<Request>>>,
+    /// Requests being answered at once, now and at most so far.
+    pub in_flight: Arc<(AtomicUsize, AtomicUsize)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -107,7 +109,8 @@ impl Server {
     fn accepting<L: Listener>(listener: L, addr: SocketAddr, handler: Handler) -> Server {
         let requests = Arc::new(AtomicUsize::new(0));
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (r2, l2) = (requests.clone(), log.clone());
+        let in_flight: Arc<(AtomicUsize, AtomicUsize)> = Arc::default();
+        let (r2, l2, f2) = (requests.clone(), log.clone(), in_flight.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok(sock) = listener.next().await else {
@@ -118,6 +121,7 @@ impl Server {
                     handler.clone(),
                     r2.clone(),
                     l2.clone(),
+                    f2.clone(),
                 ));
             }
         });
@@ -125,6 +129,7 @@ impl Server {
             addr,
             requests,
             log,
+            in_flight,
             task,
         }
     }
@@ -175,12 +180,23 @@ async fn serve_connection<S>(
     handler: Handler,
     requests: Arc<AtomicUsize>,
     log: Arc<Mutex<Vec<Request>>>,
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    /// Counts a request as in flight while it lives (also when the client hangs up).
+    struct Flight(Arc<(AtomicUsize, AtomicUsize)>);
+    impl Drop for Flight {
+        fn drop(&mut self) {
+            self.0.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
     while let Some(req) = read_request(&mut sock).await {
         requests.fetch_add(1, Ordering::SeqCst);
         log.lock().unwrap().push(req.clone());
+        let now = in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
+        in_flight.1.fetch_max(now, Ordering::SeqCst);
+        let _flight = Flight(in_flight.clone());
         let resp = handler(&req);
         if !resp.delay.is_zero() {
             tokio::time::sleep(resp.delay).await;

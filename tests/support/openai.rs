@@ -60,6 +60,12 @@ pub struct State {
     pub script: Mutex<VecDeque<Turn>>,
     /// Answer every request with HTTP 500.
     pub failing: AtomicBool,
+    /// Vector length of the embeddings (0: [`DIM`]); a model swapped behind the same name.
+    pub dim: std::sync::atomic::AtomicUsize,
+    /// Answer embeddings requests with this instead (an endless or broken answer).
+    pub embeddings_answer: Mutex<Option<Response>>,
+    /// Answer chat requests with this instead (a hostile stream).
+    pub chat_answer: Mutex<Option<Response>>,
 }
 
 impl State {
@@ -175,6 +181,16 @@ fn answer(state: &State, r: &Request) -> Response {
         .header("Content-Type", "application/json");
     }
     let path = r.path.trim_end_matches('/');
+    if path.ends_with("/embeddings")
+        && let Some(resp) = state.embeddings_answer.lock().unwrap().clone()
+    {
+        return resp;
+    }
+    if path.ends_with("/chat/completions")
+        && let Some(resp) = state.chat_answer.lock().unwrap().clone()
+    {
+        return resp;
+    }
     if path.ends_with("/embeddings") {
         let inputs: Vec<String> = match &body["input"] {
             Value::String(s) => vec![s.clone()],
@@ -187,7 +203,14 @@ fn answer(state: &State, r: &Request) -> Response {
         let data: Vec<Value> = inputs
             .iter()
             .enumerate()
-            .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": embed(t)}))
+            .map(|(i, t)| {
+                let mut v = embed(t);
+                let dim = state.dim.load(Ordering::SeqCst);
+                if dim > 0 {
+                    v.resize(dim, 0.5);
+                }
+                json!({"object": "embedding", "index": i, "embedding": v})
+            })
             .collect();
         return Response::new(
             200,

@@ -196,13 +196,20 @@ impl<'a> Renderer<'a> {
             if let Some(f) = Fence::parse(line) {
                 let close = f.find_close(lines, i);
                 let body_end = close.min(lines.len());
-                let body = dedent(&lines[i + 1..body_end], f.indent);
+                // Unindented bodies are borrowed, not copied: nesting costs no memory per level.
+                let dedented;
+                let body: &[String] = if f.indent == 0 {
+                    &lines[i + 1..body_end]
+                } else {
+                    dedented = dedent(&lines[i + 1..body_end], f.indent);
+                    &dedented
+                };
                 match f.directive().filter(|_| self.depth < MAX_DIRECTIVE_DEPTH) {
                     Some((name, arg)) => {
                         let (name, arg) = (name.to_string(), arg.to_string());
                         let mut rendered = Vec::new();
                         self.depth += 1;
-                        self.directive(&name, &arg, &body, &mut rendered);
+                        self.directive(&name, &arg, body, &mut rendered);
                         self.depth -= 1;
                         let pad = " ".repeat(f.indent);
                         out.push(String::new());
