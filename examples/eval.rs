@@ -119,13 +119,25 @@ fn source_tree(shared: &Path, into: &Path) -> PathBuf {
     let docs = shared.join("incus-docs");
     let root = into.join("incus");
     std::fs::create_dir_all(&root).unwrap();
+    // Copied, not linked: incus-ai never follows a link out of the tree it reads.
+    fn copy(from: &Path, to: &Path) {
+        if from.is_dir() {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap().flatten() {
+                copy(&e.path(), &to.join(e.file_name()));
+            }
+        } else if from.exists() {
+            std::fs::copy(from, to).unwrap();
+        }
+    }
     let link = |from: PathBuf, to: &str| {
         let dest = root.join(to);
         if let Some(p) = dest.parent() {
             std::fs::create_dir_all(p).unwrap();
         }
+        let _ = std::fs::remove_dir_all(&dest);
         let _ = std::fs::remove_file(&dest);
-        std::os::unix::fs::symlink(from, dest).unwrap();
+        copy(&from, &dest);
     };
     link(docs.join("src"), "doc");
     for f in ["README.md", "SECURITY.md", "CONTRIBUTING.md", "internal"] {
