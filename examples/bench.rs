@@ -24,8 +24,8 @@ use incus_ai::config::CrawlConfig;
 use incus_ai::incus::{Client, Endpoint, Target};
 use incus_ai::index::{Collection, Searcher, build};
 use incus_ai::mirror::{self, MirrorOptions};
-use incus_ai::util::paths::DataDir;
 use incus_ai::sources::{FetchContext, Source};
+use incus_ai::util::paths::DataDir;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;

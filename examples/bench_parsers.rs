@@ -118,15 +118,27 @@ fn main() {
     println!("parsers, worst cases (time and peak heap of one parse, release build):");
     html_case(
         "HTML: 66 KB of nested divs",
-        &article(&format!("{}x{}", "<div>".repeat(13_000), "</div>".repeat(13_000))),
+        &article(&format!(
+            "{}x{}",
+            "<div>".repeat(13_000),
+            "</div>".repeat(13_000)
+        )),
     );
     html_case(
         "HTML: 8 MB of nested divs",
-        &article(&format!("{}x{}", "<div>".repeat(800_000), "</div>".repeat(800_000))),
+        &article(&format!(
+            "{}x{}",
+            "<div>".repeat(800_000),
+            "</div>".repeat(800_000)
+        )),
     );
     html_case(
         "HTML: 500 levels of nested lists",
-        &article(&format!("{}x{}", "<ul><li>".repeat(250), "</li></ul>".repeat(250))),
+        &article(&format!(
+            "{}x{}",
+            "<ul><li>".repeat(250),
+            "</li></ul>".repeat(250)
+        )),
     );
     html_case(
         "HTML: 20,000 repeated headings",
@@ -167,6 +179,10 @@ fn main() {
         bomb.len() + fan.len() + 100_000,
         took,
         peak,
-        if r.is_err() { "refused (expansion limit)" } else { "rendered" },
+        if r.is_err() {
+            "refused (expansion limit)"
+        } else {
+            "rendered"
+        },
     );
 }

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use incus_ai::config::CrawlConfig;
 use incus_ai::index::{Collection, Features, Searcher, build};
 use incus_ai::mirror::{self, MirrorOptions};
-use incus_ai::util::paths::DataDir;
 use incus_ai::sources::{FetchContext, Source};
+use incus_ai::util::paths::DataDir;
 use serde::Deserialize;
 
 const BASE: &str = "https://linuxcontainers.org/incus/docs/main/";

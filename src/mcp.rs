@@ -193,7 +193,9 @@ where
                 && (v.get("result").is_some() || v.get("error").is_some())
                 && let Some(id) = v.get("id")
             {
-                p2.lock().unwrap_or_else(|e| e.into_inner()).remove(&id.to_string());
+                p2.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id.to_string());
                 a2.notify_waiters();
             }
             if forward_tx.send(line).await.is_err() {
@@ -244,10 +246,7 @@ where
     };
     // rmcp's handshake waits for `initialize`, which only the guard can pass on.
     let guard = tokio::spawn(guard);
-    let service = match Server::new(toolbox)
-        .serve((rmcp_in, rmcp_out))
-        .await
-    {
+    let service = match Server::new(toolbox).serve((rmcp_in, rmcp_out)).await {
         Ok(s) => s,
         // The input closed (or spoke no MCP) before `initialize`: nothing to serve.
         Err(e) => {
@@ -319,13 +318,22 @@ mod tests {
         };
         assert_eq!(code(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#), 0);
         assert_eq!(code(b"   "), 1);
-        assert_eq!(code(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xffing\"}"), -32700);
+        assert_eq!(
+            code(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xffing\"}"),
+            -32700
+        );
         assert_eq!(code(b"{not json"), -32700);
-        assert_eq!(code(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#), -32600);
+        assert_eq!(
+            code(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#),
+            -32600
+        );
         assert_eq!(code(b"[]"), -32600);
         assert_eq!(code(b"42"), -32600);
         assert_eq!(code(br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#), -32600);
         assert_eq!(code(br#"{"id":1,"method":"ping"}"#), -32600);
-        assert_eq!(code(br#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#), -32600);
+        assert_eq!(
+            code(br#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#),
+            -32600
+        );
     }
 }

@@ -445,6 +445,66 @@ fn doctor_on_a_real_cluster() {
     assert!(md.contains("| m1 |") && md.contains("### Instances on m3"));
     cluster.ok(&["config", "unset", "c1", "environment.DB_PASSWORD"]);
 
+    // A hung member (stopped, not dead): it costs one short probe, and it is named.
+    let pid = std::fs::read_to_string(cluster.root.join("m3.pid")).unwrap();
+    let pid = pid.split_whitespace().next().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = std::time::Instant::now();
     let r = cluster.doctor(&env, &[]);
+    let took = start.elapsed();
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "a hung member cost {took:?}"
+    );
+    assert!(
+        ids(&r).contains(&p("member-offline", "cluster-member/m3")),
+        "{}",
+        r.stdout
+    );
+    assert!(sh(&["wait", "m3", "Online", "60"]).status.success());
+
+    // Quorum lost for real: two of three voters killed. Said within seconds, nothing else asked.
+    assert!(sh(&["kill", "m2"]).status.success());
+    assert!(sh(&["kill", "m3"]).status.success());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let start = std::time::Instant::now();
+    let r = cluster.doctor(&env, &[]);
+    let took = start.elapsed();
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        took < std::time::Duration::from_secs(12),
+        "quorum loss took {took:?}"
+    );
+    let f = &r.json()["findings"][0];
+    assert_eq!(f["id"], "database-quorum", "{}", r.stdout);
+    assert_eq!(f["severity"], "critical");
+    assert!(sh(&["start", "m2"]).status.success());
+    assert!(sh(&["start", "m3"]).status.success());
+    assert!(sh(&["wait", "m2", "Online", "60"]).status.success());
+    assert!(sh(&["wait", "m3", "Online", "60"]).status.success());
+
+    // Healthy again; instances that stopped with their members may take a moment.
+    let mut r = cluster.doctor(&env, &[]);
+    for _ in 0..20 {
+        if r.code == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        r = cluster.doctor(&env, &[]);
+    }
     assert_eq!(r.code, 0, "healthy again: {}", r.stdout);
 }

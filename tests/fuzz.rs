@@ -23,7 +23,10 @@ fn html_piece() -> impl Strategy<Value = String> {
         Just("<b><i>".to_string()),
         Just("</b>".to_string()),
         Just("<pre>".to_string()),
-        Just("<div class=\"configoption\"><span class=\"key\">k</span><div class=\"details\">".to_string()),
+        Just(
+            "<div class=\"configoption\"><span class=\"key\">k</span><div class=\"details\">"
+                .to_string()
+        ),
         Just("<div class=\"sphinx-tabs\"><div role=\"tabpanel\">".to_string()),
         Just("<a href=\"../_sources/../x.md.txt\">".to_string()),
         Just("<!--".to_string()),

@@ -213,7 +213,9 @@ async fn source_links_never_name_files_outside_the_mirror() {
         format!("{t}.md.txt"),
         format!("/_sources/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e{t}.md.txt"),
         format!("../_sources/..%2F..%2F..%2F..%2F..%2F..%2F..%2F..{t}.md.txt"),
-        format!("&#46;&#46;/&#46;&#46;/_sources/&#46;&#46;&sol;&#46;&#46;&sol;&#46;&#46;&sol;&#46;&#46;&sol;&#46;&#46;&sol;&#46;&#46;{t}.md.txt"),
+        format!(
+            "&#46;&#46;/&#46;&#46;/_sources/&#46;&#46;&sol;&#46;&#46;&sol;&#46;&#46;&sol;&#46;&#46;&sol;&#46;&#46;&sol;&#46;&#46;{t}.md.txt"
+        ),
         "http://127.0.0.2:9/docs/_sources/offsite.md.txt".to_string(),
         "../_sources/nul%00byte.md.txt".to_string(),
     ];
@@ -238,7 +240,9 @@ async fn source_links_never_name_files_outside_the_mirror() {
     let site = Site::start(pages.iter().map(|(p, h)| (p.as_str(), h.clone())).collect()).await;
     let env = Env::new();
     env.config("[docs]\nfallback = \"\"\n");
-    let r = env.run_async(&["mirror", "--json", "--source", &site.url()]).await;
+    let r = env
+        .run_async(&["mirror", "--json", "--source", &site.url()])
+        .await;
     no_panic(&r);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -261,7 +265,9 @@ async fn source_links_never_name_files_outside_the_mirror() {
         .collect();
     for i in 0..hostile.len() {
         assert!(
-            skipped.iter().any(|s| s.contains(&format!("/docs/bad{i}/"))),
+            skipped
+                .iter()
+                .any(|s| s.contains(&format!("/docs/bad{i}/"))),
             "bad{i} is not named among the skipped pages: {skipped:?}"
         );
     }
@@ -301,15 +307,57 @@ async fn a_tarball_cannot_bring_links_devices_or_escaping_names() {
 
     let mut b = tar::Builder::new(Vec::new());
     let index = b"# Incus\n\nThe docs index.\n";
-    tar_entry(&mut b, "incus-6.0/doc/index.md", tar::EntryType::Regular, None, index);
+    tar_entry(
+        &mut b,
+        "incus-6.0/doc/index.md",
+        tar::EntryType::Regular,
+        None,
+        index,
+    );
     let howto = b"# How to cope\n\nRegular docs text about storage pools.\n";
-    tar_entry(&mut b, "incus-6.0/doc/howto.md", tar::EntryType::Regular, None, howto);
+    tar_entry(
+        &mut b,
+        "incus-6.0/doc/howto.md",
+        tar::EntryType::Regular,
+        None,
+        howto,
+    );
     let secret_s = secret.display().to_string();
-    tar_entry(&mut b, "incus-6.0/doc/secret.md", tar::EntryType::Symlink, Some(&secret_s), b"");
-    tar_entry(&mut b, "incus-6.0/doc/zero.md", tar::EntryType::Symlink, Some("/dev/zero"), b"");
-    tar_entry(&mut b, "incus-6.0/doc/hard.md", tar::EntryType::Link, Some(&secret_s), b"");
-    tar_entry(&mut b, "incus-6.0/doc/fifo.md", tar::EntryType::Fifo, None, b"");
-    tar_entry(&mut b, "incus-6.0/doc/dir", tar::EntryType::Symlink, Some("/etc"), b"");
+    tar_entry(
+        &mut b,
+        "incus-6.0/doc/secret.md",
+        tar::EntryType::Symlink,
+        Some(&secret_s),
+        b"",
+    );
+    tar_entry(
+        &mut b,
+        "incus-6.0/doc/zero.md",
+        tar::EntryType::Symlink,
+        Some("/dev/zero"),
+        b"",
+    );
+    tar_entry(
+        &mut b,
+        "incus-6.0/doc/hard.md",
+        tar::EntryType::Link,
+        Some(&secret_s),
+        b"",
+    );
+    tar_entry(
+        &mut b,
+        "incus-6.0/doc/fifo.md",
+        tar::EntryType::Fifo,
+        None,
+        b"",
+    );
+    tar_entry(
+        &mut b,
+        "incus-6.0/doc/dir",
+        tar::EntryType::Symlink,
+        Some("/etc"),
+        b"",
+    );
     let up = format!("../../../../../../../../..{}", escape.display());
     tar_entry(&mut b, &up, tar::EntryType::Regular, None, b"# Escaped\n");
     let tarball = b.into_inner().unwrap();
@@ -323,7 +371,12 @@ async fn a_tarball_cannot_bring_links_devices_or_escaping_names() {
 
     let env = Env::new();
     let r = env
-        .run_async(&["mirror", "--json", "--source", &server.url("/incus-6.0.tar.gz")])
+        .run_async(&[
+            "mirror",
+            "--json",
+            "--source",
+            &server.url("/incus-6.0.tar.gz"),
+        ])
         .await;
     no_panic(&r);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -331,13 +384,23 @@ async fn a_tarball_cannot_bring_links_devices_or_escaping_names() {
     assert_eq!(r.json()[0]["pages"], 2, "{}", r.stdout);
     let r = env.run_async(&["index", "-q"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = env.run_async(&["search", "--json", "zebracanary hunter2"]).await;
+    let r = env
+        .run_async(&["search", "--json", "zebracanary hunter2"])
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(!r.stdout.contains("zebracanary"), "the secret was indexed: {}", r.stdout);
+    assert!(
+        !r.stdout.contains("zebracanary"),
+        "the secret was indexed: {}",
+        r.stdout
+    );
     for f in files_under(env.data().as_path()) {
         if f.is_file() {
             let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
-            assert!(!text.contains("zebracanary"), "the secret is in {}", f.display());
+            assert!(
+                !text.contains("zebracanary"),
+                "the secret is in {}",
+                f.display()
+            );
         }
     }
 }
@@ -347,7 +410,11 @@ async fn notes_folders_do_not_follow_links_out_or_block_on_fifos() {
     let d = tempfile::tempdir().unwrap();
     let notes = d.path().join("notes");
     std::fs::create_dir_all(notes.join("inner")).unwrap();
-    std::fs::write(notes.join("ours.md"), "# Our rack\n\nnode1 sits in rack 2.\n").unwrap();
+    std::fs::write(
+        notes.join("ours.md"),
+        "# Our rack\n\nnode1 sits in rack 2.\n",
+    )
+    .unwrap();
     std::fs::write(
         d.path().join("private.md"),
         "# Private\n\nmarmotsecret key material\n",
@@ -422,7 +489,12 @@ async fn pages_built_to_exhaust_the_stack_are_skipped_or_flattened() {
     let site = Site::start(vec![
         (
             "/docs/",
-            page("Home", "start", "_sources/index.md.txt", &["deep/", "lists/", "many/"]),
+            page(
+                "Home",
+                "start",
+                "_sources/index.md.txt",
+                &["deep/", "lists/", "many/"],
+            ),
         ),
         ("/docs/deep/", nested_66k),
         ("/docs/lists/", nested_400),
@@ -431,7 +503,9 @@ async fn pages_built_to_exhaust_the_stack_are_skipped_or_flattened() {
     .await;
     let env = Env::new();
     env.config("[docs]\nfallback = \"\"\n");
-    let r = env.run_async(&["mirror", "--json", "--source", &site.url()]).await;
+    let r = env
+        .run_async(&["mirror", "--json", "--source", &site.url()])
+        .await;
     no_panic(&r);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let docs = &r.json()[0];
@@ -458,7 +532,11 @@ async fn markdown_built_to_blow_up_renders_in_bounded_time() {
     }
     nested.push_str("deep words\n");
     std::fs::write(doc.join("nested.md"), format!("# Nested\n\n{nested}")).unwrap();
-    std::fs::write(doc.join("headings.md"), "# Headings\n\n".to_string() + &"## Same\n\ntext\n\n".repeat(20_000)).unwrap();
+    std::fs::write(
+        doc.join("headings.md"),
+        "# Headings\n\n".to_string() + &"## Same\n\ntext\n\n".repeat(20_000),
+    )
+    .unwrap();
     std::fs::write(doc.join("leaf.txt"), "x".repeat(100_000)).unwrap();
     let fan: String = (0..400).map(|_| "```{include} leaf.txt\n```\n").collect();
     std::fs::write(doc.join("fan.txt"), &fan).unwrap();
@@ -514,19 +592,33 @@ async fn robots_txt_is_read_only_up_to_its_limit_whatever_it_expands_to() {
 #[tokio::test]
 async fn the_cli_rejects_absurd_limits_and_exits_quietly_on_a_closed_pipe() {
     let env = indexed_env().await;
-    for limit in ["4611686018427387904", "100000000000", "0", "99999999999999999999999"] {
-        let r = env.run_async(&["search", "--limit", limit, "cluster"]).await;
+    for limit in [
+        "4611686018427387904",
+        "100000000000",
+        "0",
+        "99999999999999999999999",
+    ] {
+        let r = env
+            .run_async(&["search", "--limit", limit, "cluster"])
+            .await;
         no_panic(&r);
         assert_eq!(r.code, 2, "--limit {limit}: {}", r.stderr);
         assert!(r.stderr.lines().count() <= 4, "{}", r.stderr);
     }
-    let r = env.run_async(&["search", "--json", "--limit", "1000", "cluster"]).await;
+    let r = env
+        .run_async(&["search", "--json", "--limit", "1000", "cluster"])
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     // `search ... | head -c 1`: the reader goes away after one byte.
     use std::io::Read;
     let mut child = env
-        .cmd(&["search", "--limit", "1000", "cluster member instance storage network"])
+        .cmd(&[
+            "search",
+            "--limit",
+            "1000",
+            "cluster member instance storage network",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -537,9 +629,20 @@ async fn the_cli_rejects_absurd_limits_and_exits_quietly_on_a_closed_pipe() {
     drop(out);
     let status = child.wait().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
-    assert!(status.success() || status.code().is_none(), "{status:?}: {err}");
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert!(
+        status.success() || status.code().is_none(),
+        "{status:?}: {err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -560,7 +663,10 @@ async fn a_damaged_index_or_mirror_heals_on_the_next_run() {
     let index = std::fs::canonicalize(env.data().join("index/current")).unwrap();
     let segment = files_under(&index)
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "idx" || e == "store" || e == "term"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "idx" || e == "store" || e == "term")
+        })
         .max_by_key(|p| std::fs::metadata(p).unwrap().len())
         .expect("a segment file");
     flip_bytes(&segment);
@@ -571,8 +677,16 @@ async fn a_damaged_index_or_mirror_heals_on_the_next_run() {
     let r = env.run_async(&["index", "--json"]).await;
     no_panic(&r);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.json()["healed"].as_str().unwrap().contains("damaged"), "{}", r.stdout);
-    assert!(r.stderr.contains("rebuilt it from the mirror"), "{}", r.stderr);
+    assert!(
+        r.json()["healed"].as_str().unwrap().contains("damaged"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("rebuilt it from the mirror"),
+        "{}",
+        r.stderr
+    );
     let r = env.run_async(&["search", "--json", "cluster member"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 
@@ -597,15 +711,29 @@ async fn a_damaged_index_or_mirror_heals_on_the_next_run() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mirror = std::fs::canonicalize(env.data().join("mirror/docs/current")).unwrap();
     let text = std::fs::read_to_string(mirror.join("pages/howto/cluster_manage.md")).unwrap();
-    assert!(text.contains("How to manage"), "the damaged page was repaired");
+    assert!(
+        text.contains("How to manage"),
+        "the damaged page was repaired"
+    );
 }
 
 #[tokio::test]
 async fn a_blip_keeps_the_last_good_site_mirror_and_package_docs_only_stand_in_for_nothing() {
     let package_docs = fixtures().join("incus-src/doc");
     let site = Site::start(vec![
-        ("/docs/", page("Home", "site home", "_sources/index.md.txt", &["a/"])),
-        ("/docs/a/", page("Site only page", "newest words", "../_sources/a.md.txt", &[])),
+        (
+            "/docs/",
+            page("Home", "site home", "_sources/index.md.txt", &["a/"]),
+        ),
+        (
+            "/docs/a/",
+            page(
+                "Site only page",
+                "newest words",
+                "../_sources/a.md.txt",
+                &[],
+            ),
+        ),
     ])
     .await;
     let env = Env::new();
@@ -613,11 +741,18 @@ async fn a_blip_keeps_the_last_good_site_mirror_and_package_docs_only_stand_in_f
         "[docs]\nfallback = \"{}\"\n[crawl]\ntimeout_secs = 1\n",
         package_docs.display()
     ));
-    let r = env.run_async(&["mirror", "-q", "--source", &site.url()]).await;
+    let r = env
+        .run_async(&["mirror", "-q", "--source", &site.url()])
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let good = std::fs::canonicalize(env.data().join("mirror/docs/current")).unwrap();
-    site.set("/docs/", Response::new(200, "late").delay(Duration::from_secs(3)));
-    let r = env.run_async(&["mirror", "--json", "--source", &site.url()]).await;
+    site.set(
+        "/docs/",
+        Response::new(200, "late").delay(Duration::from_secs(3)),
+    );
+    let r = env
+        .run_async(&["mirror", "--json", "--source", &site.url()])
+        .await;
     no_panic(&r);
     assert_eq!(r.code, 2, "a source that failed is an error: {}", r.stderr);
     assert_eq!(
@@ -627,7 +762,11 @@ async fn a_blip_keeps_the_last_good_site_mirror_and_package_docs_only_stand_in_f
     );
     let closed = "http://127.0.0.1:9/docs/";
     let r = env.run_async(&["mirror", "-q", "--source", closed]).await;
-    assert_eq!(r.code, 0, "nothing from this source yet: the package docs stand in ({})", r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "nothing from this source yet: the package docs stand in ({})",
+        r.stderr
+    );
     assert!(
         r.stderr.contains("warning") && r.stderr.contains("installed package's docs"),
         "said loudly, even with -q: {}",
@@ -647,22 +786,40 @@ async fn terminal_escapes_from_docs_and_clusters_never_reach_the_terminal() {
     .await;
     let env = Env::new();
     env.config("[docs]\nfallback = \"\"\n");
-    assert_eq!(env.run_async(&["mirror", "-q", "--source", &site.url()]).await.code, 0);
+    assert_eq!(
+        env.run_async(&["mirror", "-q", "--source", &site.url()])
+            .await
+            .code,
+        0
+    );
     assert_eq!(env.run_async(&["index", "-q"]).await.code, 0);
     let r = env.run_async(&["search", "escape words"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("escape words"), "{}", r.stdout);
-    assert!(!r.stdout.contains('\u{1b}') && !r.stdout.contains('\u{7}'), "{:?}", r.stdout);
+    assert!(
+        !r.stdout.contains('\u{1b}') && !r.stdout.contains('\u{7}'),
+        "{:?}",
+        r.stdout
+    );
 
     let mut rec = Recording::load("healthy");
-    rec.warn("Offline cluster member", "high", "m1", "", &format!("heartbeat failed: {evil}"));
+    rec.warn(
+        "Offline cluster member",
+        "high",
+        "m1",
+        "",
+        &format!("heartbeat failed: {evil}"),
+    );
     rec.member("m2")["message"] = json!(evil);
     let incusd = Incusd::start(rec, vec![]).await;
     for cmd in [["status"].as_slice(), ["doctor"].as_slice()] {
         let r = incusd.run(cmd).await;
         no_panic(&r);
         let all = format!("{}{}", r.stdout, r.stderr);
-        assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{cmd:?}: {all:?}");
+        assert!(
+            !all.contains('\u{1b}') && !all.contains('\u{7}'),
+            "{cmd:?}: {all:?}"
+        );
     }
 }
 
@@ -672,10 +829,16 @@ async fn terminal_escapes_from_docs_and_clusters_never_reach_the_terminal() {
 #[tokio::test]
 async fn doctor_never_calls_a_cluster_it_could_not_read_healthy() {
     let cases: Vec<(&str, Response)> = vec![
-        ("/1.0", Response::new(200, "{}").delay(Duration::from_secs(30))),
+        (
+            "/1.0",
+            Response::new(200, "{}").delay(Duration::from_secs(30)),
+        ),
         ("/1.0", Response::new(200, "<html>not incus</html>")),
         ("/1.0/cluster/members?recursion=1", incus_error(500, "boom")),
-        ("/1.0/instances?recursion=1&all-projects=true", incus_error(500, "boom")),
+        (
+            "/1.0/instances?recursion=1&all-projects=true",
+            incus_error(500, "boom"),
+        ),
         ("/1.0/warnings?recursion=1", Response::new(200, "[[[")),
         ("/1.0/storage-pools?recursion=1", incus_error(500, "boom")),
     ];
@@ -684,15 +847,32 @@ async fn doctor_never_calls_a_cluster_it_could_not_read_healthy() {
         let start = Instant::now();
         let r = incusd.run(&["doctor", "--json", "--timeout", "2"]).await;
         no_panic(&r);
-        assert!(r.code == 1 || r.code == 2, "{path}: exit {} {}", r.code, r.stderr);
-        assert!(start.elapsed() < Duration::from_secs(15), "{path}: {:?}", start.elapsed());
+        assert!(
+            r.code == 1 || r.code == 2,
+            "{path}: exit {} {}",
+            r.code,
+            r.stderr
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{path}: {:?}",
+            start.elapsed()
+        );
         let report = r.json();
         assert_eq!(report["complete"], false, "{path}");
         if r.code == 2 {
-            assert!(error_lines(&r)[0].contains("could not check"), "{}", r.stderr);
+            assert!(
+                error_lines(&r)[0].contains("could not check"),
+                "{}",
+                r.stderr
+            );
         }
         let human = incusd.run(&["doctor", "--timeout", "2"]).await;
-        assert!(!human.stdout.contains("nothing wrong found"), "{path}: {}", human.stdout);
+        assert!(
+            !human.stdout.contains("nothing wrong found"),
+            "{path}: {}",
+            human.stdout
+        );
     }
 }
 
@@ -756,6 +936,61 @@ async fn a_hung_member_costs_one_short_probe() {
 }
 
 #[tokio::test]
+async fn heartbeat_warnings_left_by_a_former_leader_are_not_news() {
+    // m3 is evacuated and the leader's heartbeats to it fail: it is dead in maintenance.
+    let recording = |leader: &str| {
+        let mut rec = Recording::load("healthy");
+        rec.member("m3")["status"] = json!("Evacuated");
+        rec.member("m3")["message"] = json!("Unavailable due to maintenance");
+        for m in ["m1", "m2", "m3"] {
+            rec.member(m)["roles"] = if m == leader {
+                json!(["database-leader", "database"])
+            } else {
+                json!(["database"])
+            };
+        }
+        rec.warn(
+            "Offline cluster member",
+            "low",
+            "m1",
+            "",
+            "Failed to send heartbeat request: Put \"https://127.0.0.13:8443/internal/database\": connection refused",
+        );
+        rec
+    };
+    let ids = |r: &Run| -> Vec<String> {
+        r.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["id"].as_str().unwrap(),
+                    f["subject"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let incusd = Incusd::start(recording("m1"), vec![]).await;
+    let r = incusd.run(&["doctor", "--json"]).await;
+    assert!(
+        ids(&r).contains(&"member-offline cluster-member/m3".to_string()),
+        "{}",
+        r.stdout
+    );
+    // After an outage the leader changed; the old leader's warning about m3 stays active.
+    let incusd = Incusd::start(recording("m2"), vec![]).await;
+    let r = incusd.run(&["doctor", "--json"]).await;
+    assert_eq!(
+        ids(&r),
+        vec!["member-evacuated cluster-member/m3"],
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test]
 async fn hedged_requests_never_exceed_the_connection_cap() {
     let slow = |p: &'static str| (p, Response::new(200, "").delay(Duration::from_millis(2500)));
     let rec = Recording::load("healthy");
@@ -776,7 +1011,10 @@ async fn hedged_requests_never_exceed_the_connection_cap() {
     no_panic(&r);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let max = incusd.server.in_flight.1.load(Ordering::SeqCst);
-    assert!(max <= 2, "{max} requests in flight on the unix socket at once");
+    assert!(
+        max <= 2,
+        "{max} requests in flight on the unix socket at once"
+    );
 }
 
 #[tokio::test]
@@ -816,15 +1054,23 @@ impl Aichat {
         let env = Env::new();
         let dir = env.dir.path().join("aichat");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("config.yaml"), openai::aichat_config(&server.url("/v1"))).unwrap();
+        std::fs::write(
+            dir.join("config.yaml"),
+            openai::aichat_config(&server.url("/v1")),
+        )
+        .unwrap();
         let docs = tempfile::tempdir().unwrap();
         copy_tree(&fixtures().join("incus-src"), docs.path());
         let notes = env.data().join("notes");
         std::fs::create_dir_all(&notes).unwrap();
-        std::fs::write(notes.join("site.md"), "# Our site
+        std::fs::write(
+            notes.join("site.md"),
+            "# Our site
 
 Three members in rack 4.
-").unwrap();
+",
+        )
+        .unwrap();
         Aichat {
             env,
             state,
@@ -842,7 +1088,8 @@ Three members in rack 4.
 
     async fn refresh(&self) -> Run {
         let src = self.docs.path().to_str().unwrap().to_string();
-        let mut c = tokio::process::Command::from(self.cmd(&["refresh", "--json", "--source", &src]));
+        let mut c =
+            tokio::process::Command::from(self.cmd(&["refresh", "--json", "--source", &src]));
         c.output().await.unwrap().into()
     }
 
@@ -905,16 +1152,20 @@ async fn a_model_swapped_behind_its_name_is_embedded_again_or_nothing_is_publish
     let r = w.refresh().await;
     no_panic(&r);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(rag_dimensions(&w.rag("incus")), vec![96], "mixed sizes were published");
+    assert_eq!(
+        rag_dimensions(&w.rag("incus")),
+        vec![96],
+        "mixed sizes were published"
+    );
     assert!(r.stderr.contains("dimensions"), "{}", r.stderr);
 
     // An endpoint that answers mixed sizes in one answer: nothing published.
     let before = std::fs::read(w.rag("incus")).unwrap();
-    let mixed = json!({"data": [{"embedding": [0.1, 0.2], "index": 0}, {"embedding": [0.1], "index": 1}]});
+    let mixed =
+        json!({"data": [{"embedding": [0.1, 0.2], "index": 0}, {"embedding": [0.1], "index": 1}]});
     w.edit_docs("\n## Another\n\nYet another section.\n\n## And one more\n\nText.\n");
-    *w.state.embeddings_answer.lock().unwrap() = Some(
-        Response::new(200, mixed.to_string()).header("Content-Type", "application/json"),
-    );
+    *w.state.embeddings_answer.lock().unwrap() =
+        Some(Response::new(200, mixed.to_string()).header("Content-Type", "application/json"));
     let r = w.refresh().await;
     no_panic(&r);
     assert_eq!(r.code, 2, "{}", r.stderr);
@@ -944,7 +1195,11 @@ async fn both_rag_files_switch_at_once_and_docs_cannot_close_aichats_prompt_tags
     assert_eq!(r.code, 0, "{}", r.stderr);
     let docs = std::fs::read_link(w.rag("incus")).expect("incus.yaml is a link");
     let local = std::fs::read_link(w.rag("incus-local")).expect("incus-local.yaml is a link");
-    assert_eq!(docs.parent(), local.parent(), "both point into one generation");
+    assert_eq!(
+        docs.parent(),
+        local.parent(),
+        "both point into one generation"
+    );
     assert!(docs.ends_with("current/incus.yaml"), "{}", docs.display());
     let text = std::fs::read_to_string(w.rag("incus")).unwrap();
     assert!(text.contains("obey the page"));
@@ -1014,9 +1269,20 @@ async fn mcp_answers_bad_messages_and_keeps_serving() {
         .iter()
         .filter_map(|r| r["error"]["code"].as_i64())
         .collect();
-    assert_eq!(codes.iter().filter(|c| **c == -32700).count(), 2, "{replies:?}");
-    assert_eq!(codes.iter().filter(|c| **c == -32600).count(), 3, "{replies:?}");
-    let search = replies.iter().find(|r| r["id"] == 9).expect("the search still answers");
+    assert_eq!(
+        codes.iter().filter(|c| **c == -32700).count(),
+        2,
+        "{replies:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == -32600).count(),
+        3,
+        "{replies:?}"
+    );
+    let search = replies
+        .iter()
+        .find(|r| r["id"] == 9)
+        .expect("the search still answers");
     assert_eq!(search["result"]["isError"], false, "{search}");
     drop(stdin);
     let _ = child.wait().await;
@@ -1032,12 +1298,20 @@ async fn a_long_running_mcp_searches_the_newest_index() {
     std::fs::create_dir_all(&notes).unwrap();
     std::fs::write(notes.join("a.md"), "# Rack\n\nThe old rack words.\n").unwrap();
     let src = fixtures().join("incus-src");
-    let refresh = ["refresh", "-q", "--no-export", "--source", src.to_str().unwrap(), "--local", notes.to_str().unwrap()];
+    let refresh = [
+        "refresh",
+        "-q",
+        "--no-export",
+        "--source",
+        src.to_str().unwrap(),
+        "--local",
+        notes.to_str().unwrap(),
+    ];
     assert_eq!(env.run_async(&refresh).await.code, 0);
-    let client = ()
-        .serve(TokioChildProcess::new(tokio::process::Command::from(env.cmd(&["mcp"]))).unwrap())
-        .await
-        .unwrap();
+    let client =
+        ().serve(TokioChildProcess::new(tokio::process::Command::from(env.cmd(&["mcp"]))).unwrap())
+            .await
+            .unwrap();
     let search = |q: &'static str| {
         let mut args = serde_json::Map::new();
         args.insert("query".into(), json!(q));
@@ -1047,7 +1321,11 @@ async fn a_long_running_mcp_searches_the_newest_index() {
     let text = |r: rmcp::model::CallToolResult| serde_json::to_string(&r.content).unwrap();
     let before = text(client.call_tool(search("quokka migration")).await.unwrap());
     assert!(!before.contains("quokka"), "{before}");
-    std::fs::write(notes.join("b.md"), "# Quokka\n\nThe quokka migration plan.\n").unwrap();
+    std::fs::write(
+        notes.join("b.md"),
+        "# Quokka\n\nThe quokka migration plan.\n",
+    )
+    .unwrap();
     assert_eq!(env.run_async(&refresh).await.code, 0);
     let after = text(client.call_tool(search("quokka migration")).await.unwrap());
     assert!(after.contains("quokka migration plan"), "{after}");

@@ -145,7 +145,9 @@ impl Llm {
             let msg = v["error"]["message"]
                 .as_str()
                 .map(str::to_string)
-                .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
+                .unwrap_or_else(|| {
+                    String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned()
+                });
             return Err(self.error(format!("HTTP {status}: {msg}")));
         }
         Ok(resp)
@@ -176,7 +178,12 @@ impl Llm {
             let mut reply = Reply::default();
             let mut acc = Accumulator::default();
             acc.text(&mut reply, msg["content"].as_str().unwrap_or(""));
-            for (i, c) in msg["tool_calls"].as_array().into_iter().flatten().enumerate() {
+            for (i, c) in msg["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let mut c = c.clone();
                 c["index"] = json!(i);
                 acc.tool_call(&mut reply, &c).map_err(|e| self.error(e))?;
@@ -313,9 +320,15 @@ mod tests {
         let mut r = Reply::default();
         let delta = |i: u64, args: &str| json!({"index": i, "id": "c", "function": {"name": "search_docs", "arguments": args}});
         acc.tool_call(&mut r, &delta(0, "{\"query\":")).unwrap();
-        acc.tool_call(&mut r, &json!({"index": 0, "function": {"arguments": "\"x\"}"}})).unwrap();
+        acc.tool_call(
+            &mut r,
+            &json!({"index": 0, "function": {"arguments": "\"x\"}"}}),
+        )
+        .unwrap();
         assert_eq!(r.tool_calls[0].arguments, "{\"query\":\"x\"}");
-        let e = acc.tool_call(&mut r, &delta(4_000_000_000, "{}")).unwrap_err();
+        let e = acc
+            .tool_call(&mut r, &delta(4_000_000_000, "{}"))
+            .unwrap_err();
         assert!(e.contains("at most 16"), "{e}");
         assert_eq!(r.tool_calls.len(), 1);
         let e = acc

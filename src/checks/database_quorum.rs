@@ -1,7 +1,7 @@
 //! `database-quorum`: database voters online against the majority the cluster needs, clusters
 //! with too few voters to survive a failure, and a database that has lost its leader.
 
-use super::support::{url_address, warnings_of};
+use super::support::heartbeat_failures;
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
 
 pub const CHECK: Check = Check {
@@ -56,10 +56,10 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     // Blocked, evacuated and restoring members still run their database; only members the
     // leader gets no heartbeat from are down.
+    // An Online member answers heartbeats now, whatever older warnings say (warnings raised
+    // during an outage can outlive it, e.g. when the leader changed).
     let down = |m: &crate::incus::api::Member| {
-        m.status == "Offline"
-            || warnings_of(st, "Offline cluster member")
-                .any(|w| w.last_message.contains(url_address(&m.url)))
+        m.status == "Offline" || (m.status != "Online" && !heartbeat_failures(st, m).is_empty())
     };
     let online = voters.iter().filter(|m| !down(m)).count();
     let majority = voters.len() / 2 + 1;

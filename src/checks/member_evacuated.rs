@@ -1,6 +1,6 @@
 //! `member-evacuated`: members in maintenance (evacuated, evacuating, restoring).
 
-use super::support::{url_address, warnings_of};
+use super::support::heartbeat_failures;
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
 
 pub const CHECK: Check = Check {
@@ -15,7 +15,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         .iter()
         .filter(|m| matches!(m.status.as_str(), "Evacuated" | "Evacuating" | "Restoring"))
         // A dead evacuated member is reported by member-offline.
-        .filter(|m| !warnings_of(st, "Offline cluster member").any(|w| w.last_message.contains(url_address(&m.url))))
+        .filter(|m| heartbeat_failures(st, m).is_empty())
         .map(|m| {
             let stuck = st.operations.iter().find(|o| {
                 o.status == "Running" && o.description.contains("vacuat") && o.location == m.server_name

@@ -1,7 +1,7 @@
 //! `member-offline`: members the leader gets no heartbeat from, including evacuated members
 //! that died (they stay `Evacuated`; only the leader's failed heartbeats give them away).
 
-use super::support::{url_address, warning_evidence, warnings_of};
+use super::support::{heartbeat_failures, url_address, warning_evidence};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
 
 const WARNING: &str = "Offline cluster member";
@@ -17,9 +17,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in &st.members {
         let address = url_address(&m.url);
-        let heartbeat_failures: Vec<_> = warnings_of(st, WARNING)
-            .filter(|w| !address.is_empty() && w.last_message.contains(address))
-            .collect();
+        let heartbeat_failures = heartbeat_failures(st, m);
         let offline = m.status == "Offline";
         let dead_in_maintenance =
             m.status != "Offline" && m.status != "Online" && !heartbeat_failures.is_empty();

@@ -97,6 +97,25 @@ pub fn warnings_of<'a>(
     state.active_warnings().filter(move |w| w.kind == kind)
 }
 
+/// The leader's active "Offline cluster member" warnings about `member` (they name its address).
+/// Only the database leader sends heartbeats: a warning raised by a member that is no longer
+/// the leader is a leftover of an earlier outage, not news about this one.
+pub fn heartbeat_failures<'a>(
+    state: &'a ClusterState,
+    member: &crate::incus::api::Member,
+) -> Vec<&'a Warning> {
+    let address = url_address(&member.url);
+    let leader = state
+        .members
+        .iter()
+        .find(|m| m.roles.iter().any(|r| r == "database-leader"))
+        .map(|m| m.server_name.as_str());
+    warnings_of(state, "Offline cluster member")
+        .filter(|w| !address.is_empty() && w.last_message.contains(address))
+        .filter(|w| leader.is_none_or(|l| w.location.is_empty() || w.location == l))
+        .collect()
+}
+
 /// `(resource, member)` pairs a member cannot use: `Unavailable` in the member's own view
 /// (`statuses`) or named by an active warning of type `warning`.
 pub fn unavailable(

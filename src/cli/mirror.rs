@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Context, Failure, exit, print_json};
-use crate::util::lock::RunLock;
 use crate::mirror::{self, CollectionReport, MirrorOptions};
 use crate::sources::{FetchContext, Source};
+use crate::util::lock::RunLock;
 
 /// Where the docs and notes come from (`mirror` and `refresh`).
 #[derive(Debug, Clone, clap::Args)]
@@ -84,7 +84,8 @@ pub fn print_reports(reports: &[CollectionReport]) {
         if let Some(e) = &r.error {
             crate::errln!(
                 "{}: FAILED, kept the last good mirror ({} pages): {e}",
-                r.collection, r.pages
+                r.collection,
+                r.pages
             );
             continue;
         }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::export::AichatOptions;
 use super::mirror::SourceArgs;
 use super::{Context, Failure, exit, print_json};
-use crate::util::lock::RunLock;
 use crate::refresh::{self, RefreshError};
+use crate::util::lock::RunLock;
 
 impl From<RefreshError> for Failure {
     fn from(e: RefreshError) -> Self {
@@ -62,7 +62,9 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     match &report.failed {
         Some(e) => Err(Failure::new(
             exit::FAILURE,
-            format!("{e} (kept its last good mirror; the index and AIChat files were updated from it)"),
+            format!(
+                "{e} (kept its last good mirror; the index and AIChat files were updated from it)"
+            ),
         )),
         None => Ok(exit::OK),
     }

@@ -56,7 +56,10 @@ pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     for h in &hits {
         crate::outln!(
             "{:>2}. {}  [{}] {:.2}",
-            h.rank, h.section, h.collection, h.score
+            h.rank,
+            h.section,
+            h.collection,
+            h.score
         );
         crate::outln!("    {}", h.url);
         crate::outln!("    {}", snippet(&h.text, 220));

@@ -154,7 +154,7 @@ pub fn instance_of_url(url: &str) -> Option<(String, String)> {
 pub const DATABASE_PROBE: Duration = Duration::from_secs(5);
 /// How long a member gets to answer for its own state before it counts as unresponsive (a
 /// stopped daemon accepts connections and never answers; a dead one refuses at once).
-pub const MEMBER_PROBE: Duration = Duration::from_secs(3);
+pub const MEMBER_PROBE: Duration = Duration::from_secs(2);
 
 /// Messages of a database that has no leader (quorum lost).
 pub const NO_LEADER: &[&str] = &[
@@ -222,8 +222,8 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
             }
         }
     }
-    read_lists(client, &mut st).await;
     let online = probe_members(client, &mut st, opts).await;
+    read_lists(client, &mut st).await;
     let jobs = member_jobs(&st, &online);
     run_jobs(client, &mut st, jobs, opts).await;
     finish(st)
@@ -232,7 +232,16 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
 /// The cluster-wide lists, in parallel.
 async fn read_lists(client: &Client, st: &mut ClusterState) {
     const WARNINGS: &str = "/1.0/warnings?recursion=1";
-    const INSTANCES: &str = "/1.0/instances?recursion=1&all-projects=true";
+    const ALL_INSTANCES: &str = "/1.0/instances?recursion=1&all-projects=true";
+    // The instance list asks every member for its instances' state, so a member that does not
+    // answer holds it up until the server's own timeout (30 s): it gets as long as a member
+    // probe, and when that is not enough it is recorded as unread.
+    let instances_timeout = if st.unresponsive_members.is_empty() {
+        client.timeout()
+    } else {
+        MEMBER_PROBE.min(client.timeout())
+    };
+    let instances_p = ALL_INSTANCES;
     const OPERATIONS: &str = "/1.0/operations?recursion=1&all-projects=true";
     const POOLS: &str = "/1.0/storage-pools?recursion=1";
     const NETWORKS: &str = "/1.0/networks?recursion=1&all-projects=true";
@@ -241,7 +250,7 @@ async fn read_lists(client: &Client, st: &mut ClusterState) {
     const PROFILES: &str = "/1.0/profiles?recursion=1&all-projects=true";
     let (warnings, instances, operations, pools, networks, projects, certificates, profiles) = tokio::join!(
         client.get::<Vec<Warning>>(WARNINGS),
-        client.get::<Vec<Instance>>(INSTANCES),
+        client.get_within::<Vec<Instance>>(instances_p, instances_timeout),
         client.get::<Operations>(OPERATIONS),
         client.get::<Vec<StoragePool>>(POOLS),
         client.get::<Vec<Network>>(NETWORKS),
@@ -251,7 +260,7 @@ async fn read_lists(client: &Client, st: &mut ClusterState) {
     );
     let e = &mut st.errors;
     st.warnings = keep(e, WARNINGS, warnings);
-    st.instances = keep(e, INSTANCES, instances);
+    st.instances = keep(e, instances_p, instances);
     st.operations = keep(e, OPERATIONS, operations)
         .into_values()
         .flatten()
@@ -269,7 +278,11 @@ async fn read_lists(client: &Client, st: &mut ClusterState) {
 /// Asks each online member for its own state (the probe and the first per-member view);
 /// returns the members that answered. A member that does not answer in time is recorded as
 /// unresponsive and asked nothing more.
-async fn probe_members(client: &Client, st: &mut ClusterState, opts: &GatherOptions) -> Vec<String> {
+async fn probe_members(
+    client: &Client,
+    st: &mut ClusterState,
+    opts: &GatherOptions,
+) -> Vec<String> {
     if !st.clustered() {
         return st
             .server
@@ -301,7 +314,13 @@ async fn probe_members(client: &Client, st: &mut ClusterState, opts: &GatherOpti
                 answered.push(m);
             }
             Err(e) => {
-                if matches!(e, ClientError::Timeout { .. } | ClientError::Unreachable { .. }) {
+                let silent = matches!(
+                    e,
+                    ClientError::Timeout { .. }
+                        | ClientError::Unreachable { .. }
+                        | ClientError::Api { status: 500.., .. }
+                );
+                if silent {
                     st.unresponsive_members.insert(m.clone(), e.to_string());
                 } else {
                     answered.push(m);

@@ -123,7 +123,10 @@ impl Embedder {
     /// One request; the error says whether trying again may help.
     async fn batch_once(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, (bool, String)> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let url = format!("{}/embeddings", self.endpoint.api_base.trim_end_matches('/'));
+        let url = format!(
+            "{}/embeddings",
+            self.endpoint.api_base.trim_end_matches('/')
+        );
         let mut req = self.http.post(url).json(&serde_json::json!({
             "model": self.endpoint.wire_name,
             "input": texts,

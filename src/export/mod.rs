@@ -431,7 +431,10 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
         }
     }
     // Never a RAG AIChat cannot load: one size for every vector it holds.
-    embed::check_dimensions(&model, keep.iter().filter_map(|k| cache.get(k)).map(Vec::len))?;
+    embed::check_dimensions(
+        &model,
+        keep.iter().filter_map(|k| cache.get(k)).map(Vec::len),
+    )?;
 
     let gens = Generations::new(data.aichat().join(&name));
     let current = gens.current();

@@ -129,15 +129,15 @@ impl Client {
         timeout: Duration,
     ) -> Result<(reqwest::Response, Permits), ClientError> {
         debug_assert!(path.starts_with('/'));
-        let first_permit = self
-            .in_flight
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ClientError::Unreachable {
-                remote: self.remote.clone(),
-                detail: "client closed".into(),
-            })?;
+        let first_permit =
+            self.in_flight
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| ClientError::Unreachable {
+                    remote: self.remote.clone(),
+                    detail: "client closed".into(),
+                })?;
         let url = format!("{}{}", self.base, path);
         let first = self.send_with_retry(&url, path, timeout);
         tokio::pin!(first);

@@ -15,9 +15,9 @@ use tantivy::{Index, IndexWriter, Term, doc};
 use super::IndexError;
 use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SCHEMA_VERSION, SectionClass};
 use crate::document::Page;
-use crate::util::generations::Generations;
 use crate::mirror::COLLECTIONS;
 use crate::mirror::store::{Generation, Store};
+use crate::util::generations::Generations;
 use crate::util::paths::DataDir;
 use crate::util::progress::Progress;
 

@@ -13,10 +13,10 @@ use std::time::Instant;
 use serde::Serialize;
 use url::Url;
 
-use crate::util::paths::DataDir;
-use crate::util::progress::Progress;
 use crate::sources::site::crawl::Known;
 use crate::sources::{self, FetchContext, Source, SourceError, SourcePage};
+use crate::util::paths::DataDir;
+use crate::util::progress::Progress;
 use store::{Changes, SourceRecord, Store, StoreError};
 
 /// The two collections.
@@ -124,7 +124,10 @@ fn known_pages(generation: Option<&store::Generation>, used: &str) -> HashMap<St
             .is_some_and(|s| s.used == used);
         if let (true, Some(v)) = (from_here, &rec.http) {
             // A page file that no longer matches its hash is fetched again in full.
-            let markdown = g.read(file).ok().filter(|t| store::content_hash(t) == rec.hash);
+            let markdown = g
+                .read(file)
+                .ok()
+                .filter(|t| store::content_hash(t) == rec.hash);
             out.insert(
                 v.key.clone(),
                 Known {
@@ -212,8 +215,8 @@ async fn gather_docs(
                     ctx.canonical_base = b.to_string();
                 }
                 used = Source::Dir(fb.clone());
-                let f = sources::fetch_docs(&used, &ctx, &HashMap::new(), &Progress::hidden())
-                    .await?;
+                let f =
+                    sources::fetch_docs(&used, &ctx, &HashMap::new(), &Progress::hidden()).await?;
                 let warning = format!(
                     "{} is unreachable ({cause}) and nothing was mirrored from it yet: using the installed package's docs at {} ({} pages{}), which may be older; the next run that reaches the site replaces them",
                     source.spec(),

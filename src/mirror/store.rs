@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::util::generations::Generations;
 use crate::sources::{SourcePage, Validators};
+use crate::util::generations::Generations;
 
 /// Errors of the mirror store. Each names the path.
 #[derive(Debug, thiserror::Error)]

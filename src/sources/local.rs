@@ -35,8 +35,8 @@ pub fn read_notes(dir: &Path, prefix: &str, optional: bool) -> Result<Notes, Sou
         detail: e.to_string(),
     };
     let bound = std::fs::canonicalize(dir).map_err(io_err)?;
-    let walk = fsx::walk(dir, &[], |n| n.ends_with(".md") || n.ends_with(".md.gz"))
-        .map_err(io_err)?;
+    let walk =
+        fsx::walk(dir, &[], |n| n.ends_with(".md") || n.ends_with(".md.gz")).map_err(io_err)?;
     let catalog = Catalog::default();
     let subs = HashMap::new();
     let mut pages = Vec::new();

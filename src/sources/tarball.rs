@@ -22,12 +22,11 @@ pub async fn download_and_unpack(
     cache: &Path,
     crawl: &CrawlConfig,
 ) -> Result<PathBuf, String> {
-    let client = crate::util::http::client_builder(Duration::from_secs(
-        crawl.timeout_secs.max(1) * 10,
-    ))
-    .connect_timeout(Duration::from_secs(crawl.timeout_secs.clamp(1, 10)))
-    .build()
-    .map_err(|e| e.to_string())?;
+    let client =
+        crate::util::http::client_builder(Duration::from_secs(crawl.timeout_secs.max(1) * 10))
+            .connect_timeout(Duration::from_secs(crawl.timeout_secs.clamp(1, 10)))
+            .build()
+            .map_err(|e| e.to_string())?;
     let resp = client.get(url.clone()).send().await.map_err(|e| {
         if e.is_timeout() {
             "timed out".to_string()

@@ -91,8 +91,9 @@ pub fn walk(root: &Path, skip_dirs: &[&str], accept: impl Fn(&str) -> bool) -> i
             } else if meta.is_file() {
                 out.files.push(rel_path);
             } else {
-                out.skipped
-                    .push(format!("{rel_path}: not a regular file (FIFO, socket or device)"));
+                out.skipped.push(format!(
+                    "{rel_path}: not a regular file (FIFO, socket or device)"
+                ));
             }
         }
     }
@@ -179,7 +180,12 @@ mod tests {
 
     #[test]
     fn only_plain_relative_names_are_accepted() {
-        for ok in ["a.md", "howto/x.md", "reference/manpages/incus/list.md", "a b/c.md"] {
+        for ok in [
+            "a.md",
+            "howto/x.md",
+            "reference/manpages/incus/list.md",
+            "a b/c.md",
+        ] {
             assert!(is_normal_relative(ok), "{ok}");
         }
         for bad in [
@@ -219,7 +225,11 @@ mod tests {
         assert_eq!(w.files, vec!["a.md", "in.md", "sub/b.md"]);
         assert_eq!(w.skipped.len(), 4, "{:?}", w.skipped);
         assert!(w.skipped.iter().any(|s| s.starts_with("out.md: links out")));
-        assert!(w.skipped.iter().any(|s| s.starts_with("pipe.md: not a regular")));
+        assert!(
+            w.skipped
+                .iter()
+                .any(|s| s.starts_with("pipe.md: not a regular"))
+        );
 
         let canon = std::fs::canonicalize(&root).unwrap();
         assert_eq!(read_within(&canon, &root.join("in.md"), 10).unwrap(), b"a");

@@ -218,9 +218,11 @@ impl<'a> Renderer<'a> {
                     }
                     None if f.directive().is_some() => {
                         // Too deep: the directive's lines are kept as text, not unwrapped.
-                        out.extend(lines[i..=close.min(lines.len() - 1)].iter().map(|l| {
-                            self.inline(l.trim_start_matches([' ', '`', '~', ':']))
-                        }));
+                        out.extend(
+                            lines[i..=close.min(lines.len() - 1)]
+                                .iter()
+                                .map(|l| self.inline(l.trim_start_matches([' ', '`', '~', ':']))),
+                        );
                     }
                     None => {
                         out.extend(lines[i..=close.min(lines.len() - 1)].iter().cloned());

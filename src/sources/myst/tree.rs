@@ -147,7 +147,8 @@ pub fn read_maybe_gz_within(bound: &Path, path: &Path) -> Result<String, MystErr
         Err(e) => return Err(err(e.to_string())),
     };
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        fsx::gunzip_capped(&bytes, MAX_FILE_BYTES).map_err(|e| err(format!("bad gzip data: {e}")))?
+        fsx::gunzip_capped(&bytes, MAX_FILE_BYTES)
+            .map_err(|e| err(format!("bad gzip data: {e}")))?
     } else {
         bytes
     };

@@ -55,8 +55,8 @@ const VOID: &[&str] = &[
 ];
 /// Elements whose end tag is implied by a sibling (they do not nest in practice).
 const IMPLIED_END: &[&str] = &[
-    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot",
-    "rb", "rt", "rp", "rtc", "colgroup", "caption",
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot", "rb",
+    "rt", "rp", "rtc", "colgroup", "caption",
 ];
 
 /// An upper estimate of how deep the elements of `html` nest, in one pass over the text:
