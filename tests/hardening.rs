@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use support::http::{Request, Response, Server};
 use support::openai::{self, State};
 use support::replay::Recording;
-use support::{Env, Run, fixtures, run_with_socket};
+use support::{Env, Run, copy_dir, fixtures, run_with_socket};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -53,6 +53,17 @@ impl Site {
     fn set(&self, path: &str, resp: Response) {
         self.pages.lock().unwrap().insert(path.into(), resp);
     }
+}
+
+/// `mirror --json --source URL` into a fresh environment without a fallback.
+async fn mirror_site(site: &Site) -> (Env, Run) {
+    let env = Env::new();
+    env.config("[docs]\nfallback = \"\"\n");
+    let r = env
+        .run_async(&["mirror", "--json", "--source", &site.url()])
+        .await;
+    no_panic(&r);
+    (env, r)
 }
 
 /// A Sphinx-like page with a "View this page" link `source`.
@@ -135,33 +146,15 @@ impl Incusd {
     async fn start(rec: Recording, overrides: Vec<(&str, Response)>) -> Incusd {
         let env = Env::new();
         let socket = env.dir.path().join("incus.socket");
-        let answers = Arc::new(rec.answers);
-        let overrides: Arc<HashMap<String, Response>> = Arc::new(
-            overrides
-                .into_iter()
-                .map(|(p, r)| (p.to_string(), r))
-                .collect(),
-        );
-        let server = Server::start_unix(
-            &socket,
-            Arc::new(move |r: &Request| {
-                assert_eq!(r.method, "GET", "incus-ai sent {} {}", r.method, r.path);
-                if let Some(o) = overrides.get(&r.path) {
-                    return o.clone();
-                }
-                match answers.get(&r.path) {
-                    Some((status, body)) => Response::new(*status, body.to_string())
-                        .header("Content-Type", "application/json"),
-                    None => Response::new(
-                        404,
-                        json!({"type": "error", "error": "not found", "error_code": 404})
-                            .to_string(),
-                    )
-                    .header("Content-Type", "application/json"),
-                }
-            }),
-        )
-        .await;
+        let server = rec
+            .serve_with(
+                &socket,
+                overrides
+                    .into_iter()
+                    .map(|(p, r)| (p.to_string(), r))
+                    .collect(),
+            )
+            .await;
         Incusd {
             env,
             socket,
@@ -238,12 +231,7 @@ async fn source_links_never_name_files_outside_the_mirror() {
         page("Good page", "kept", "../_sources/howto/good.md.txt", &[]),
     ));
     let site = Site::start(pages.iter().map(|(p, h)| (p.as_str(), h.clone())).collect()).await;
-    let env = Env::new();
-    env.config("[docs]\nfallback = \"\"\n");
-    let r = env
-        .run_async(&["mirror", "--json", "--source", &site.url()])
-        .await;
-    no_panic(&r);
+    let (env, r) = mirror_site(&site).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         files_under(victim.path()).is_empty(),
@@ -501,12 +489,7 @@ async fn pages_built_to_exhaust_the_stack_are_skipped_or_flattened() {
         ("/docs/many/", many_headings),
     ])
     .await;
-    let env = Env::new();
-    env.config("[docs]\nfallback = \"\"\n");
-    let r = env
-        .run_async(&["mirror", "--json", "--source", &site.url()])
-        .await;
-    no_panic(&r);
+    let (env, r) = mirror_site(&site).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let docs = &r.json()[0];
     assert!(
@@ -1060,7 +1043,7 @@ impl Aichat {
         )
         .unwrap();
         let docs = tempfile::tempdir().unwrap();
-        copy_tree(&fixtures().join("incus-src"), docs.path());
+        copy_dir(&fixtures().join("incus-src"), docs.path());
         let notes = env.data().join("notes");
         std::fs::create_dir_all(&notes).unwrap();
         std::fs::write(
@@ -1102,18 +1085,6 @@ Three members in rack 4.
         let mut s = std::fs::read_to_string(&p).unwrap();
         s.push_str(text);
         std::fs::write(p, s).unwrap();
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::http::{Request, Response, Server, StaticFiles};
-use support::{Env, fixtures};
+use support::{Env, copy_dir, fixtures};
 
 /// What the fixture site does besides serving files.
 #[derive(Clone, Default)]
@@ -71,18 +71,6 @@ impl Site {
 
     fn clear(&self) {
         self.faults.lock().unwrap().overrides.clear();
-    }
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
     }
 }
 

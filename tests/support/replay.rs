@@ -100,11 +100,19 @@ impl Recording {
 
     /// Serves the answers on a unix socket; any method but GET fails the test.
     pub async fn serve(self, socket: &Path) -> Server {
+        self.serve_with(socket, BTreeMap::new()).await
+    }
+
+    /// [`Recording::serve`], with some paths answered otherwise (delays, garbage, endless).
+    pub async fn serve_with(self, socket: &Path, overrides: BTreeMap<String, Response>) -> Server {
         let answers = Arc::new(self.answers);
         Server::start_unix(
             socket,
             Arc::new(move |r: &Request| {
                 assert_eq!(r.method, "GET", "incus-ai sent {} {}", r.method, r.path);
+                if let Some(o) = overrides.get(&r.path) {
+                    return o.clone();
+                }
                 match answers.get(&r.path) {
                     Some((status, Value::String(text))) => {
                         Response::new(*status, text.clone()).header("Content-Type", "text/plain")
