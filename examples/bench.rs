@@ -19,12 +19,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use incus_ai::checks::Settings;
+use incus_ai::diagnosis::checks::Settings;
 use incus_ai::config::CrawlConfig;
-use incus_ai::incus::{Client, Endpoint, Target};
-use incus_ai::index::{Collection, Searcher, build};
-use incus_ai::mirror::{self, MirrorOptions};
-use incus_ai::sources::{FetchContext, Source};
+use incus_ai::diagnosis::incus::{Client, Endpoint, Target};
+use incus_ai::knowledge::index::{Scope, Searcher, build};
+use incus_ai::knowledge::mirror::{self, MirrorOptions};
+use incus_ai::knowledge::sources::{FetchContext, Source};
 use incus_ai::util::paths::DataDir;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -80,7 +80,7 @@ async fn main() {
         local_dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus")],
         server_version: None,
         ctx: FetchContext {
-            crawl: CrawlConfig::default(),
+            crawl: CrawlConfig::default().options(),
             canonical_base: "https://linuxcontainers.org/incus/docs/main/".into(),
             cache_dir: data.cache(),
         },
@@ -134,7 +134,7 @@ async fn main() {
     for _ in 0..25 {
         for q in &questions {
             let t = Instant::now();
-            let hits = searcher.search(q, Collection::All, 10).expect("search");
+            let hits = searcher.search(q, Scope::All, 10).expect("search");
             lat.push(t.elapsed());
             assert!(!hits.is_empty());
         }
@@ -232,7 +232,7 @@ impl DoctorRuns {
             // A fresh client each run, as each `incus-ai doctor` starts with one.
             let client = local_client(socket);
             let t = Instant::now();
-            let (report, _) = incus_ai::doctor::run(&client, None, Settings::default(), None)
+            let (report, _) = incus_ai::diagnosis::doctor::run(&client, None, Settings::default(), None)
                 .await
                 .expect("doctor");
             out.times.push(t.elapsed());
@@ -463,7 +463,7 @@ fn aichat(dir: &Path, args: &[&str]) -> (Duration, std::process::Output) {
 
 /// The AIChat export of the whole docs mirror, a no-change refresh, and AIChat loading it.
 async fn export_bench(data: &DataDir, mirror_opts: &MirrorOptions) {
-    use incus_ai::export::{self, ExportOptions};
+    use incus_ai::aichat::rag::{self as export, ExportOptions};
     println!(
         "\n== AIChat export (scripted OpenAI-compatible server on loopback, {}-dim embeddings)",
         openai::DIM

@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use incus_ai::document::Page;
-use incus_ai::sources::myst::render::{Catalog, Renderer};
-use incus_ai::sources::myst::{DocTree, render_tree};
-use incus_ai::sources::site::extract::extract;
+use incus_ai::knowledge::document::Page;
+use incus_ai::knowledge::sources::myst::render::{Catalog, Renderer};
+use incus_ai::knowledge::sources::myst::{DocTree, render_tree};
+use incus_ai::knowledge::sources::site::extract::extract;
 
 /// Counts live heap bytes and their high-water mark.
 struct Counting;
@@ -143,6 +143,18 @@ fn main() {
     html_case(
         "HTML: 20,000 repeated headings",
         &article(&"<section id=\"s\"><h2>Same</h2><p>x</p></section>".repeat(20_000)),
+    );
+    html_case(
+        "HTML: 400 nested tables",
+        &article(&format!("{}x{}", "<table><tr><td>".repeat(400), "</td></tr></table>".repeat(400))),
+    );
+    html_case(
+        "HTML: 400 nested tab sets",
+        &article(&"<div class=\"sphinx-tabs\"><div role=\"tabpanel\">".repeat(200)),
+    );
+    html_case(
+        "HTML: 400 nested configuration options",
+        &article(&"<div class=\"configoption\"><div class=\"details\"><div>".repeat(130)),
     );
     html_case(
         "HTML: 8 MB of unclosed formatting tags",

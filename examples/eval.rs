@@ -13,9 +13,9 @@ mod shared;
 use std::path::{Path, PathBuf};
 
 use incus_ai::config::CrawlConfig;
-use incus_ai::index::{Collection, Features, Searcher, build};
-use incus_ai::mirror::{self, MirrorOptions};
-use incus_ai::sources::{FetchContext, Source};
+use incus_ai::knowledge::index::{Features, Scope, Searcher, build};
+use incus_ai::knowledge::mirror::{self, MirrorOptions};
+use incus_ai::knowledge::sources::{FetchContext, Source};
 use incus_ai::util::paths::DataDir;
 use serde::Deserialize;
 
@@ -64,7 +64,7 @@ fn score(searcher: &Searcher, qs: &[Question], features: Features, show_misses: 
     let mut s = Score::default();
     for q in qs {
         let hits = searcher
-            .search_with(&q.question, Collection::Docs, 10, features)
+            .search_with(&q.question, Scope::Docs, 10, features)
             .expect("search");
         let pages: Vec<String> = hits
             .iter()
@@ -153,7 +153,7 @@ async fn build_index(source: Source, data: &DataDir) -> (u64, u64) {
         local_dirs: vec![],
         server_version: None,
         ctx: FetchContext {
-            crawl: CrawlConfig::default(),
+            crawl: CrawlConfig::default().options(),
             canonical_base: BASE.into(),
             cache_dir: data.cache(),
         },

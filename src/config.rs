@@ -119,6 +119,19 @@ pub struct CrawlConfig {
     pub exclude: Vec<String>,
 }
 
+impl CrawlConfig {
+    /// The crawler's limits.
+    pub fn options(&self) -> crate::knowledge::sources::site::crawl::CrawlOptions {
+        crate::knowledge::sources::site::crawl::CrawlOptions {
+            concurrency: self.concurrency,
+            timeout: std::time::Duration::from_secs(self.timeout_secs.max(1)),
+            max_page_bytes: self.max_page_bytes,
+            max_pages: self.max_pages,
+            exclude: self.exclude.clone(),
+        }
+    }
+}
+
 impl Default for CrawlConfig {
     fn default() -> Self {
         CrawlConfig {

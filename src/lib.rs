@@ -1,24 +1,19 @@
 //! incus-ai: the Incus documentation and the site's own notes in a local search index and
 //! AIChat knowledge bases, and diagnosis of live Incus clusters.
 //!
-//! The layout follows the data: [`sources`] → [`document`] pages → [`mirror`] → [`index`].
+//! The layout follows the data:
+//! - [`knowledge`]: sources → documents → mirror → index;
+//! - [`diagnosis`]: the read-only Incus client → cluster state → checks → findings;
+//! - [`aichat`]: AIChat's configuration, the RAG export;
+//! - [`agent`]: the tools over both, for the `ask` loop, MCP and the AIChat agent;
+//! - [`util`]: small utilities that import nothing of the crate;
+//! - [`cli`], [`config`] and [`refresh`] on top.
 
 pub mod agent;
-pub mod anonymize;
-pub mod checks;
+pub mod aichat;
 pub mod cli;
-pub mod cluster;
 pub mod config;
-pub mod doctor;
-pub mod document;
-pub mod export;
-pub mod incus;
-pub mod index;
-pub mod mcp;
-pub mod mirror;
-pub mod redact;
+pub mod diagnosis;
+pub mod knowledge;
 pub mod refresh;
-pub mod snapshot;
-pub mod sources;
-pub mod status;
 pub mod util;

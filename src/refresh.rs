@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::export::aichat_config::AichatError;
-use crate::export::{self, ExportError, ExportOptions, ExportReport, Staged};
-use crate::index::IndexError;
-use crate::index::build::{self, IndexReport, StagedIndex};
-use crate::mirror::{self, CollectionReport, MirrorOptions};
+use crate::aichat::config::AichatError;
+use crate::aichat::rag::{self as export, ExportError, ExportOptions, ExportReport, Staged};
+use crate::knowledge::index::IndexError;
+use crate::knowledge::index::build::{self, IndexReport, StagedIndex};
+use crate::knowledge::mirror::{self, CollectionReport, MirrorOptions};
 use crate::util::paths::DataDir;
 
 /// Why a refresh failed.

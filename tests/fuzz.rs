@@ -3,9 +3,9 @@
 //! is biased towards what breaks parsers: deep nesting, long repetition, unclosed and
 //! mismatched tags and fences. Properties: no panic, output bounded by the input.
 
-use incus_ai::document::Page;
-use incus_ai::sources::myst::render::{Catalog, Renderer};
-use incus_ai::sources::site::extract::extract;
+use incus_ai::knowledge::document::Page;
+use incus_ai::knowledge::sources::myst::render::{Catalog, Renderer};
+use incus_ai::knowledge::sources::site::extract::extract;
 use proptest::prelude::*;
 use std::collections::HashMap;
 

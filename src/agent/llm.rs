@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::config::LlmConfig;
-use crate::export::aichat_config::{AichatConfig, AichatPaths};
+use crate::aichat::config::{AichatConfig, AichatPaths};
 
 /// Why the model could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -71,36 +70,16 @@ pub struct Llm {
 }
 
 impl Llm {
-    /// The model configured in `[llm]` or named with `--model CLIENT:MODEL`; `None` when no
-    /// model is configured.
-    pub fn resolve(cfg: &LlmConfig, model_flag: Option<&str>) -> Result<Option<Llm>, LlmError> {
-        let aichat_model = model_flag.map(str::to_string).or(cfg.aichat_model.clone());
-        if let Some(id) = aichat_model {
-            let paths = AichatPaths::discover();
-            let aichat = AichatConfig::load(&paths.config_file)
-                .map_err(|e| LlmError::Config(e.to_string()))?;
-            let e = aichat
-                .endpoint(&id, None, &paths.config_file)
-                .map_err(|e| LlmError::Config(e.to_string()))?;
-            return Ok(Some(Llm::new(
-                &e.api_base,
-                e.api_key.as_deref(),
-                &e.wire_name,
-            )));
-        }
-        match (&cfg.api_base, &cfg.model) {
-            (Some(base), Some(model)) => {
-                let key = cfg
-                    .api_key
-                    .clone()
-                    .or_else(|| cfg.api_key_env.as_ref().and_then(|v| std::env::var(v).ok()));
-                Ok(Some(Llm::new(base, key.as_deref(), model)))
-            }
-            (None, None) => Ok(None),
-            _ => Err(LlmError::Config(
-                "[llm] needs both api_base and model (or aichat_model = \"CLIENT:MODEL\")".into(),
-            )),
-        }
+    /// The chat model `id` (`CLIENT:MODEL`) of AIChat's `config.yaml`, with its client's
+    /// `api_base` and `api_key`.
+    pub fn from_aichat(id: &str) -> Result<Llm, LlmError> {
+        let paths = AichatPaths::discover();
+        let aichat =
+            AichatConfig::load(&paths.config_file).map_err(|e| LlmError::Config(e.to_string()))?;
+        let e = aichat
+            .endpoint(id, None, &paths.config_file)
+            .map_err(|e| LlmError::Config(e.to_string()))?;
+        Ok(Llm::new(&e.api_base, e.api_key.as_deref(), &e.wire_name))
     }
 
     /// A client for `api_base` and `model`.

@@ -6,7 +6,10 @@
 //! marker, and a token budget ends the tool calls; the model is told what was cut. Without a
 //! model (or with the endpoint down) the answer comes from the checks and the docs alone.
 
+pub mod aichat_agent;
+pub mod anonymize;
 pub mod llm;
+pub mod mcp;
 pub mod tools;
 
 use std::collections::BTreeSet;
@@ -14,10 +17,10 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::anonymize::Anonymizer;
-use crate::checks::{Finding, Settings};
-use crate::doctor::{attach_docs, concerns_member, diagnose};
-use crate::index::Collection;
+use crate::agent::anonymize::Anonymizer;
+use crate::diagnosis::checks::{Finding, Settings};
+use crate::diagnosis::doctor::{attach_docs, concerns_member, diagnose};
+use crate::knowledge::index::Scope;
 use llm::{Llm, LlmError};
 use tools::Toolbox;
 
@@ -58,8 +61,11 @@ pub struct CallRecord {
 /// An answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Answer {
-    /// `llm` or `checks-and-docs`.
-    pub mode: &'static str,
+    /// Who answered.
+    pub mode: AnswerMode,
+    /// Why no model answered (with [`AnswerMode::ChecksAndDocs`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_no_model: Option<String>,
     /// The answer text.
     pub answer: String,
     /// Tool calls made.
@@ -71,13 +77,23 @@ pub struct Answer {
     /// Findings about the subject of the question.
     pub findings: Vec<Finding>,
     /// Doc sections for the question.
-    pub docs: Vec<crate::checks::DocLink>,
+    pub docs: Vec<crate::diagnosis::checks::DocLink>,
+}
+
+/// Who wrote an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerMode {
+    /// The model, with the tools.
+    Llm,
+    /// The checks and the docs, without a model.
+    ChecksAndDocs,
 }
 
 /// Names a question is about: members and instances of the cluster mentioned in it.
 fn subjects<'a>(
     question: &str,
-    toolbox_state: Option<&'a crate::cluster::ClusterState>,
+    toolbox_state: Option<&'a crate::diagnosis::cluster::ClusterState>,
 ) -> Vec<&'a str> {
     let Some(st) = toolbox_state else {
         return Vec::new();
@@ -154,7 +170,7 @@ impl Session {
     async fn findings_and_docs(
         &mut self,
         question: &str,
-    ) -> (Vec<Finding>, Vec<crate::checks::DocLink>, Option<String>) {
+    ) -> (Vec<Finding>, Vec<crate::diagnosis::checks::DocLink>, Option<String>) {
         let (mut findings, note) = match self.toolbox.state().await {
             Ok(st) => {
                 let subj: Vec<String> = subjects(question, Some(st))
@@ -181,7 +197,7 @@ impl Session {
                     }
                 }
                 // Unread endpoints are not health: say that the checks are incomplete.
-                let note = crate::cluster::EndpointError::summary(&st.errors)
+                let note = crate::diagnosis::cluster::EndpointError::summary(&st.errors)
                     .map(|s| format!("the checks are incomplete: {s}"));
                 (f, note)
             }
@@ -196,10 +212,10 @@ impl Session {
         let docs = self
             .toolbox
             .searcher()
-            .and_then(|s| s.search(question, Collection::All, 3).ok())
+            .and_then(|s| s.search(question, Scope::All, 3).ok())
             .unwrap_or_default()
             .into_iter()
-            .map(|h| crate::checks::DocLink {
+            .map(|h| crate::diagnosis::checks::DocLink {
                 title: h.section,
                 url: h.url,
             })
@@ -242,7 +258,7 @@ impl Session {
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Answer, LlmError> {
         let mut snap = snapshot(findings);
-        crate::redact::json(&mut snap);
+        crate::diagnosis::redact::json(&mut snap);
         let first = format!(
             "Health snapshot from incus-ai's checks ({} finding(s){}):\n{}\n\nQuestion: {question}",
             findings.len(),
@@ -255,10 +271,7 @@ impl Session {
         let first = self.mask(&first);
         let start = self.history.len();
         self.history.push(json!({"role": "user", "content": first}));
-        let specs: Vec<Value> = tools::specs()
-            .into_iter()
-            .map(|s| json!({"type": "function", "function": {"name": s.name, "description": s.description, "parameters": s.parameters}}))
-            .collect();
+        let specs: Vec<Value> = tools::openai_functions();
         let mut records: Vec<CallRecord> = Vec::new();
         let mut notes = Vec::new();
         let mut seen: Vec<(String, Value)> = Vec::new();
@@ -348,7 +361,8 @@ impl Session {
             on_text(&answer);
         }
         Ok(Answer {
-            mode: "llm",
+            mode: AnswerMode::Llm,
+            why_no_model: None,
             answer,
             tool_calls: records,
             steps,
@@ -364,11 +378,11 @@ impl Session {
 fn fallback(
     question: &str,
     findings: Vec<Finding>,
-    docs: Vec<crate::checks::DocLink>,
+    docs: Vec<crate::diagnosis::checks::DocLink>,
     read_note: Option<String>,
     why: &str,
 ) -> Answer {
-    let mut text = format!("{why}; answering from the checks and the docs.\n");
+    let mut text = String::new();
     if let Some(n) = &read_note {
         text.push_str(&format!("Note: {n}.\n"));
     }
@@ -381,24 +395,7 @@ fn fallback(
     } else {
         text.push_str("\nFindings:\n");
         for f in &findings {
-            text.push_str(&format!(
-                "- {} {} [{}]\n",
-                f.severity.as_str().to_uppercase(),
-                f.title,
-                f.subject
-            ));
-            for e in f.evidence.iter().take(2) {
-                text.push_str(&format!(
-                    "  evidence: {} {} = {}\n",
-                    e.endpoint, e.field, e.value
-                ));
-            }
-            for d in f.docs.iter().take(1) {
-                text.push_str(&format!("  docs: {} <{}>\n", d.title, d.url));
-            }
-            for c in &f.fix {
-                text.push_str(&format!("  fix: {c}\n"));
-            }
+            text.push_str(&f.render_text());
         }
     }
     if !docs.is_empty() {
@@ -408,7 +405,8 @@ fn fallback(
         }
     }
     Answer {
-        mode: "checks-and-docs",
+        mode: AnswerMode::ChecksAndDocs,
+        why_no_model: Some(format!("{why}; answering from the checks and the docs")),
         answer: text,
         tool_calls: Vec::new(),
         steps: 0,

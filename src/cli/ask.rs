@@ -6,9 +6,10 @@ use serde_json::Value;
 
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit, print_json};
-use crate::agent::llm::Llm;
+use crate::agent::llm::{Llm, LlmError};
+use crate::config::LlmConfig;
 use crate::agent::tools::Toolbox;
-use crate::agent::{Limits, Session};
+use crate::agent::{AnswerMode, Limits, Session};
 
 /// Options of `ask`.
 #[derive(Debug, clap::Args)]
@@ -46,9 +47,30 @@ fn toolbox(ctx: &Context, remote: &RemoteArgs) -> Toolbox {
     Toolbox::new(client, Some(ctx.data.index()))
 }
 
+/// The model configured in `[llm]` or named with `--model CLIENT:MODEL`; `None` when no model
+/// is configured.
+fn resolve_llm(cfg: &LlmConfig, model_flag: Option<&str>) -> Result<Option<Llm>, LlmError> {
+    if let Some(id) = model_flag.or(cfg.aichat_model.as_deref()) {
+        return Llm::from_aichat(id).map(Some);
+    }
+    match (&cfg.api_base, &cfg.model) {
+        (Some(base), Some(model)) => {
+            let key = cfg
+                .api_key
+                .clone()
+                .or_else(|| cfg.api_key_env.as_ref().and_then(|v| std::env::var(v).ok()));
+            Ok(Some(Llm::new(base, key.as_deref(), model)))
+        }
+        (None, None) => Ok(None),
+        _ => Err(LlmError::Config(
+            "[llm] needs both api_base and model (or aichat_model = \"CLIENT:MODEL\")".into(),
+        )),
+    }
+}
+
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let toolbox = toolbox(ctx, &args.remote);
-    let llm = Llm::resolve(&ctx.config.llm, args.model.as_deref())
+    let llm = resolve_llm(&ctx.config.llm, args.model.as_deref())
         .map_err(|e| Failure::new(exit::FAILURE, e))?;
     let limits = Limits {
         max_steps: args.max_steps.or(ctx.config.llm.max_steps).unwrap_or(8),
@@ -85,18 +107,14 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
             .await;
         if args.json {
             print_json(&answer);
-        } else if answer.mode != "llm" {
+        } else if let Some(why) = &answer.why_no_model {
             // One line on stderr says why there was no model; the answer goes to stdout.
-            let (first, rest) = answer
-                .answer
-                .split_once('\n')
-                .unwrap_or((&answer.answer, ""));
-            crate::errln!("incus-ai: {first}");
-            crate::out!("{rest}");
+            crate::errln!("incus-ai: {why}");
+            crate::out!("{}", answer.answer.trim_start_matches('\n'));
         } else if printed {
             crate::outln!();
         }
-        if !args.json && !answer.notes.is_empty() && answer.mode == "llm" && !ctx.quiet {
+        if !args.json && !answer.notes.is_empty() && answer.mode == AnswerMode::Llm && !ctx.quiet {
             crate::errln!("incus-ai: {}", answer.notes.join("; "));
         }
         // Interactive users see each answer before typing the next question.
@@ -114,7 +132,7 @@ pub struct McpArgs {
 
 pub async fn mcp(ctx: &Context, args: &McpArgs) -> Result<u8, Failure> {
     let toolbox = toolbox(ctx, &args.remote);
-    crate::mcp::serve(toolbox, tokio::io::stdin(), tokio::io::stdout())
+    crate::agent::mcp::serve(toolbox, tokio::io::stdin(), tokio::io::stdout())
         .await
         .map_err(|e| Failure::new(exit::FAILURE, format!("MCP over stdio: {e}")))?;
     Ok(exit::OK)

@@ -2,10 +2,10 @@
 
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit, print_json};
-use crate::checks::{Finding, Settings};
-use crate::cluster::EndpointError;
-use crate::doctor::{self, Report};
-use crate::index::Searcher;
+use crate::diagnosis::checks::Settings;
+use crate::diagnosis::cluster::EndpointError;
+use crate::diagnosis::doctor::{self, Report};
+use crate::knowledge::index::Searcher;
 
 /// Options of `doctor`.
 #[derive(Debug, clap::Args)]
@@ -20,40 +20,12 @@ pub struct Args {
     pub json: bool,
 }
 
-fn render_finding(f: &Finding) -> String {
-    let mut s = format!(
-        "{:<8} {}  [{}] {}\n",
-        f.severity.as_str().to_uppercase(),
-        f.title,
-        f.id,
-        f.subject
-    );
-    if let Some(p) = &f.project {
-        s.push_str(&format!("         project: {p}\n"));
-    }
-    for e in &f.evidence {
-        s.push_str(&format!(
-            "         evidence: {} {} = {}\n",
-            e.endpoint, e.field, e.value
-        ));
-    }
-    if !f.explanation.is_empty() {
-        s.push_str(&format!("         why: {}\n", f.explanation));
-    }
-    for d in &f.docs {
-        s.push_str(&format!("         docs: {} <{}>\n", d.title, d.url));
-    }
-    for c in &f.fix {
-        s.push_str(&format!("         fix: {c}\n"));
-    }
-    s
-}
 
 /// The human rendering.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     for f in &r.findings {
-        out.push_str(&render_finding(f));
+        out.push_str(&f.render_text());
         out.push('\n');
     }
     let mut by: Vec<String> = Vec::new();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Context, Failure, exit, print_json};
-use crate::export::{self, ExportError, ExportOptions, ExportReport};
+use crate::aichat::rag::{self as export, ExportError, ExportOptions, ExportReport};
 use crate::util::lock::RunLock;
 
 impl From<ExportError> for Failure {
@@ -128,7 +128,7 @@ fn agent(ctx: &Context, args: &AgentArgs) -> Result<u8, Failure> {
         )
     })?;
     let data = std::path::absolute(&ctx.data.root).unwrap_or(ctx.data.root.clone());
-    let report = crate::export::agent::install(&args.name, &exe, &data, args.remote.as_deref())?;
+    let report = crate::agent::aichat_agent::install(&args.name, &exe, &data, args.remote.as_deref())?;
     if args.json {
         print_json(&report);
     } else if !ctx.quiet {

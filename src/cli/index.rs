@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{Context, Failure, exit, print_json};
-use crate::index::build::{IndexReport, update};
+use crate::knowledge::index::build::{IndexReport, update};
 use crate::util::lock::RunLock;
 
 /// Options of `index`.

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Context, Failure, exit, print_json};
-use crate::mirror::{self, CollectionReport, MirrorOptions};
-use crate::sources::{FetchContext, Source};
+use crate::knowledge::mirror::{self, CollectionReport, MirrorOptions};
+use crate::knowledge::sources::{FetchContext, Source};
 use crate::util::lock::RunLock;
 
 /// Where the docs and notes come from (`mirror` and `refresh`).
@@ -55,7 +55,7 @@ pub async fn options(ctx: &Context, args: &SourceArgs) -> Result<MirrorOptions, 
         local.to_vec()
     };
     let server_version = if version_match && cfg.docs.match_server_version {
-        crate::incus::socket::local_server_version(Duration::from_secs(2)).await
+        crate::diagnosis::incus::socket::local_server_version(Duration::from_secs(2)).await
     } else {
         None
     };
@@ -70,7 +70,7 @@ pub async fn options(ctx: &Context, args: &SourceArgs) -> Result<MirrorOptions, 
         local_dirs,
         server_version,
         ctx: FetchContext {
-            crawl: cfg.crawl.clone(),
+            crawl: cfg.crawl.options(),
             canonical_base: cfg.docs.canonical_base.clone(),
             cache_dir: ctx.data.cache(),
         },

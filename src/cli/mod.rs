@@ -117,9 +117,10 @@ macro_rules! failure_from {
     )*};
 }
 failure_from!(
+    crate::agent::aichat_agent::AgentError,
     crate::config::ConfigError,
-    crate::index::IndexError,
-    crate::sources::SourceError,
+    crate::knowledge::index::IndexError,
+    crate::knowledge::sources::SourceError,
     std::io::Error
 );
 

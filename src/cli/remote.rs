@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{Failure, exit};
-use crate::incus::{Client, ClientError, remote};
+use crate::diagnosis::incus::{Client, ClientError, remote};
 
 /// Which server to read, as with `incus`.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,7 +1,28 @@
 //! `incus-ai search`
 
 use super::{Context, Failure, exit, print_json};
-use crate::index::{Collection, MAX_LIMIT, Searcher};
+use crate::knowledge::index::{MAX_LIMIT, Scope, Searcher};
+
+/// `--collection`: the docs, the site's notes, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeArg {
+    /// The Incus documentation.
+    Docs,
+    /// The site's own notes.
+    Local,
+    /// Both.
+    All,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(a: ScopeArg) -> Scope {
+        match a {
+            ScopeArg::Docs => Scope::Docs,
+            ScopeArg::Local => Scope::Local,
+            ScopeArg::All => Scope::All,
+        }
+    }
+}
 
 /// Options of `search`.
 #[derive(Debug, clap::Args)]
@@ -10,8 +31,8 @@ pub struct Args {
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,
     /// Which collection to search
-    #[arg(long, value_enum, default_value_t = Collection::All)]
-    pub collection: Collection,
+    #[arg(long, value_enum, default_value_t = ScopeArg::All)]
+    pub collection: ScopeArg,
     /// Print the hits as a JSON array
     #[arg(long)]
     pub json: bool,
@@ -21,7 +42,7 @@ pub struct Args {
 }
 
 fn snippet(markdown: &str, max: usize) -> String {
-    let flat = crate::document::collapse_ws(markdown);
+    let flat = crate::util::text::collapse_ws(markdown);
     if flat.chars().count() <= max {
         return flat;
     }
@@ -45,7 +66,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
         ));
     }
     let searcher = Searcher::open(&ctx.data.index())?;
-    let hits = searcher.search(&query, args.collection, limit)?;
+    let hits = searcher.search(&query, args.collection.into(), limit)?;
     if args.json {
         print_json(&hits);
         return Ok(exit::OK);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit};
-use crate::cluster::{GatherOptions, gather};
+use crate::diagnosis::cluster::{GatherOptions, gather};
 
 /// Options of `snapshot`.
 #[derive(Debug, clap::Args)]
@@ -19,9 +19,9 @@ pub struct Args {
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
     let state = gather(&client, &GatherOptions::default()).await?;
-    let text = crate::snapshot::render(
+    let text = crate::diagnosis::snapshot::render(
         &state,
-        &crate::util::text::date_time(crate::checks::support::now()),
+        &crate::util::text::date_time(crate::diagnosis::checks::support::now()),
     );
     let dir = args.out.clone().unwrap_or_else(|| ctx.data.notes());
     std::fs::create_dir_all(&dir).map_err(|e| {

@@ -2,8 +2,8 @@
 
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit, print_json};
-use crate::cluster::{GatherOptions, gather};
-use crate::status::{render, summarize};
+use crate::diagnosis::cluster::{GatherOptions, gather};
+use crate::diagnosis::status::{render, summarize};
 
 /// Options of `status`.
 #[derive(Debug, clap::Args)]

@@ -1,0 +1,118 @@
+//! The cluster tools: the overview, members, warnings, operations, pools, networks,
+//! projects and the checks, all from one gathered cluster state.
+
+use serde_json::{Value, json};
+
+use super::args::{GetMember, ListWarnings, NoArgs, RunChecks, WarningStatus};
+use super::{Answer, Toolbox};
+use crate::diagnosis::checks::Settings;
+
+pub async fn overview(tb: &mut Toolbox, _: NoArgs) -> Answer {
+    Ok(json!(crate::diagnosis::status::summarize(tb.state().await?)))
+}
+
+pub async fn list_operations(tb: &mut Toolbox, _: NoArgs) -> Answer {
+    Ok(json!(tb.state().await?.operations))
+}
+
+pub async fn get_member(tb: &mut Toolbox, a: GetMember) -> Answer {
+    let name = a.name.0;
+    let st = tb.state().await?;
+    let m = st.member(&name).ok_or_else(|| {
+        format!(
+            "no cluster member named {name}; members: {}",
+            st.members
+                .iter()
+                .map(|m| m.server_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let address = crate::diagnosis::checks::support::url_address(&m.url).to_string();
+    let warnings: Vec<_> = st
+        .active_warnings()
+        .filter(|w| {
+            w.location == name || (!address.is_empty() && w.last_message.contains(&address))
+        })
+        .collect();
+    let instances: Vec<Value> = st
+        .instances
+        .iter()
+        .filter(|i| i.location == name)
+        .map(|i| json!({"name": i.name, "project": i.project, "status": i.status, "type": i.kind}))
+        .collect();
+    Ok(json!({
+        "member": m,
+        "state": st.member_states.get(&name),
+        "state_note": if st.member_states.contains_key(&name) { Value::Null } else { json!("not read: the member is not online") },
+        "warnings": warnings,
+        "instances": instances,
+    }))
+}
+
+pub async fn list_warnings(tb: &mut Toolbox, a: ListWarnings) -> Answer {
+    let all = a.status == Some(WarningStatus::All);
+    let st = tb.state().await?;
+    Ok(json!(
+        st.warnings
+            .iter()
+            .filter(|w| all || w.is_active())
+            .collect::<Vec<_>>()
+    ))
+}
+
+pub async fn list_pools(tb: &mut Toolbox, _: NoArgs) -> Answer {
+    let st = tb.state().await?;
+    Ok(json!(st
+        .pools
+        .iter()
+        .map(|p| {
+            let per_member: serde_json::Map<String, Value> = st
+                .member_states
+                .iter()
+                .filter_map(|(m, s)| {
+                    let u = s.storage_pools.get(&p.name)?;
+                    let status = st.pool_status.get(&(p.name.clone(), m.clone())).cloned().unwrap_or_default();
+                    Some((m.clone(), json!({"status": status, "space": u.space, "inodes": u.inodes})))
+                })
+                .collect();
+            json!({"name": p.name, "driver": p.driver, "status": p.status, "config": crate::diagnosis::redact::config(&p.config), "used_by": p.used_by.len(), "members": per_member})
+        })
+        .collect::<Vec<_>>()))
+}
+
+pub async fn list_networks(tb: &mut Toolbox, _: NoArgs) -> Answer {
+    let st = tb.state().await?;
+    Ok(json!(st
+        .networks
+        .iter()
+        .map(|n| {
+            let per_member: serde_json::Map<String, Value> = st
+                .network_status
+                .iter()
+                .filter(|((name, _), _)| *name == n.name)
+                .map(|((_, m), s)| (m.clone(), json!(s)))
+                .collect();
+            json!({"name": n.name, "type": n.kind, "project": n.project_or_default(), "status": n.status, "config": crate::diagnosis::redact::config(&n.config), "members": per_member})
+        })
+        .collect::<Vec<_>>()))
+}
+
+pub async fn list_projects(tb: &mut Toolbox, _: NoArgs) -> Answer {
+    let st = tb.state().await?;
+    Ok(json!(st
+        .projects
+        .iter()
+        .map(|p| json!({"name": p.name, "config": crate::diagnosis::redact::config(&p.config), "usage": st.project_states.get(&p.name).map(|s| &s.resources)}))
+        .collect::<Vec<_>>()))
+}
+
+pub async fn run_checks(tb: &mut Toolbox, a: RunChecks) -> Answer {
+    let member = a.member.map(|m| m.0);
+    let mut findings =
+        crate::diagnosis::doctor::diagnose(tb.state().await?, Settings::default(), member.as_deref());
+    if let Some(s) = tb.searcher() {
+        crate::diagnosis::doctor::attach_docs(&mut findings, s);
+    }
+    Ok(json!({"findings": findings, "checks_run": crate::diagnosis::checks::ids().len()}))
+}

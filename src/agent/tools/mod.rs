@@ -1,0 +1,328 @@
+//! The agent's tools, declared once in [`TOOLS`]: a name, a description, a typed argument
+//! struct (its JSON schema derived by schemars, its values checked when decoded) and a
+//! handler. The `ask` loop, the MCP server and the AIChat agent export all read this one
+//! registry. Every tool only reads: the cluster through the GET-only client, the docs through
+//! the index. What they return is redacted ([`crate::diagnosis::redact::json`]), fenced as
+//! data and bounded: text written by cluster users (descriptions, logs) can inform the model
+//! but cannot widen what the tools do.
+
+pub mod args;
+mod cluster;
+mod docs;
+mod instance;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::diagnosis::cluster::{ClusterState, GatherOptions, gather};
+use crate::diagnosis::incus::Client;
+use crate::knowledge::index::Searcher;
+
+/// Largest tool result, in characters, before it is cut with a marker.
+pub const MAX_OUTPUT: usize = 8000;
+
+/// How long a gathered cluster state is reused before tools read the cluster again.
+pub const STATE_MAX_AGE: Duration = Duration::from_secs(15);
+
+/// A tool's answer before fencing, or why it failed (in words the model can use).
+pub type Answer = Result<Value, String>;
+
+type Run = for<'a> fn(&'a mut Toolbox, Value) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
+
+/// One tool of the registry.
+pub struct ToolDef {
+    /// Its name (fixed: scripts and tests rely on it).
+    pub name: &'static str,
+    /// What it does, for the model.
+    pub description: &'static str,
+    /// Whether it only reads (every tool here does).
+    pub read_only: bool,
+    schema: fn() -> Value,
+    run: Run,
+}
+
+impl ToolDef {
+    /// The JSON schema of its arguments (an object).
+    pub fn parameters(&self) -> Value {
+        (self.schema)()
+    }
+}
+
+impl std::fmt::Debug for ToolDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolDef").field("name", &self.name).finish()
+    }
+}
+
+/// Decodes the arguments into `A`, naming the tool when they do not fit.
+fn decode<A: serde::de::DeserializeOwned>(tool: &str, v: Value) -> Result<A, String> {
+    serde_json::from_value(v).map_err(|e| format!("bad arguments for {tool}: {e}"))
+}
+
+/// Declares the registry: each line is `name, ArgsType, handler, "description"`.
+macro_rules! registry {
+    ($( $name:literal, $args:ty, $handler:path, $desc:literal; )*) => {
+        /// Every tool, in the order they are offered.
+        pub static TOOLS: &[ToolDef] = &[$(
+            ToolDef {
+                name: $name,
+                description: $desc,
+                read_only: true,
+                schema: args::schema_of::<$args>,
+                run: |tb, v| Box::pin(async move {
+                    let a: $args = decode($name, v)?;
+                    $handler(tb, a).await
+                }),
+            },
+        )*];
+    };
+}
+
+registry! {
+    "search_docs", args::SearchDocs, docs::search_docs,
+        "Search the Incus documentation and the site's own notes. Returns ranked sections with their URL.";
+    "cluster_overview", args::NoArgs, cluster::overview,
+        "The cluster at a glance: members with status and roles, warnings by severity, instances by status and member, storage pools and networks.";
+    "get_member", args::GetMember, cluster::get_member,
+        "One cluster member: status, message, roles, load and memory, storage pool usage, its warnings and the instances on it.";
+    "list_warnings", args::ListWarnings, cluster::list_warnings,
+        "Incus warnings (type, severity, member, entity, last message).";
+    "list_instances", args::ListInstances, instance::list_instances,
+        "Instances, filtered by project, member or status.";
+    "get_instance", args::GetInstance, instance::get_instance,
+        "One instance: configuration (secrets removed), state, and the end of its log (lxc.log or qemu.log).";
+    "list_operations", args::NoArgs, cluster::list_operations,
+        "Running and recently finished background operations, with errors.";
+    "list_storage_pools", args::NoArgs, cluster::list_pools,
+        "Storage pools: driver, status on each member, space and inode usage.";
+    "list_networks", args::NoArgs, cluster::list_networks,
+        "Managed networks: type, status on each member, configuration.";
+    "list_projects", args::NoArgs, cluster::list_projects,
+        "Projects: limits, restrictions and usage against the limits.";
+    "run_checks", args::RunChecks, cluster::run_checks,
+        "Run incus-ai's deterministic checks (the doctor): findings with evidence, doc links and fix commands.";
+    "config_key", args::ConfigKeyArgs, docs::config_key,
+        "The reference of a configuration key (type, default, description), e.g. cluster.offline_threshold or limits.memory.";
+}
+
+/// A tool by name.
+pub fn find(name: &str) -> Option<&'static ToolDef> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+/// Names of the tools.
+pub fn names() -> Vec<&'static str> {
+    TOOLS.iter().map(|t| t.name).collect()
+}
+
+/// The tools as OpenAI-style function declarations (`{type: function, function: {...}}`).
+pub fn openai_functions() -> Vec<Value> {
+    TOOLS
+        .iter()
+        .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters()}}))
+        .collect()
+}
+
+/// Cuts `text` to `MAX_OUTPUT` characters with a marker the model can see.
+pub fn bounded(text: String) -> String {
+    let count = text.chars().count();
+    if count <= MAX_OUTPUT {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX_OUTPUT).collect();
+    format!(
+        "{cut}\n[output truncated: {} more characters not shown; ask for less, e.g. with filters]",
+        count - MAX_OUTPUT
+    )
+}
+
+/// Wraps a tool result so that the model reads it as data, never as instructions: no text
+/// inside can close the fence or open a prompt tag, whatever its spelling.
+pub fn fence(tool: &str, body: &str) -> String {
+    let body = crate::util::text::defuse_prompt_tags(body);
+    format!("<data tool=\"{tool}\">\n{body}\n</data>")
+}
+
+/// What a tool call gives: the text the model sees, and typed flags for the callers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    /// Fenced, redacted, bounded text (or the error message).
+    pub text: String,
+    /// The call failed (bad arguments, unknown tool, the cluster could not be read).
+    pub is_error: bool,
+    /// The output was cut at [`MAX_OUTPUT`].
+    pub truncated: bool,
+}
+
+/// What the tools read from.
+pub struct Toolbox {
+    client: Option<Client>,
+    /// Where the index lives, to follow new generations in long sessions (MCP).
+    index_root: Option<std::path::PathBuf>,
+    searcher: Option<Searcher>,
+    /// The last gathered state and when it was read.
+    state: Option<(ClusterState, Instant)>,
+}
+
+impl Toolbox {
+    /// Tools over a cluster (when `client` is given) and the docs index under `index_root`
+    /// (when given; it is opened when there is one).
+    pub fn new(client: Option<Client>, index_root: Option<std::path::PathBuf>) -> Toolbox {
+        let searcher = index_root.as_deref().and_then(|r| Searcher::open(r).ok());
+        Toolbox {
+            client,
+            index_root,
+            searcher,
+            state: None,
+        }
+    }
+
+    /// The docs index, when there is one.
+    pub fn searcher(&self) -> Option<&Searcher> {
+        self.searcher.as_ref()
+    }
+
+    /// The read-only client, when a cluster is configured.
+    pub fn client(&self) -> Option<&Client> {
+        self.client.as_ref()
+    }
+
+    /// Opens the index again when a refresh published a new generation since it was opened
+    /// (an MCP server runs for days; it must not keep answering from the old docs).
+    pub fn follow_index(&mut self) {
+        let Some(root) = &self.index_root else { return };
+        let current = crate::knowledge::index::build::current_dir(root);
+        let opened = self.searcher.as_ref().map(|s| s.dir().to_path_buf());
+        if current.is_some() && current != opened {
+            match Searcher::open(root) {
+                Ok(s) => self.searcher = Some(s),
+                Err(e) => tracing::warn!("index not reopened: {e}"),
+            }
+        }
+    }
+
+    /// The cluster state, reused while it is younger than [`STATE_MAX_AGE`] (a long MCP
+    /// session must not answer from a cluster that has changed since).
+    pub async fn state(&mut self) -> Result<&ClusterState, String> {
+        let stale = self
+            .state
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() > STATE_MAX_AGE);
+        if stale {
+            let client = self
+                .client
+                .as_ref()
+                .ok_or("no Incus server is configured for this session")?;
+            let st = gather(client, &GatherOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            self.state = Some((st, Instant::now()));
+        }
+        self.state
+            .as_ref()
+            .map(|(s, _)| s)
+            .ok_or_else(|| "the cluster state is missing".to_string())
+    }
+
+    /// Runs a tool and returns its output as the model sees it: redacted, fenced, bounded.
+    pub async fn call(&mut self, name: &str, args: &Value) -> String {
+        self.call_output(name, args).await.text
+    }
+
+    /// [`Toolbox::call`] with the typed flags.
+    pub async fn call_output(&mut self, name: &str, args: &Value) -> ToolOutput {
+        self.follow_index();
+        let args = if args.is_null() {
+            json!({})
+        } else {
+            args.clone()
+        };
+        let result = match find(name) {
+            _ if !args.is_object() => Err("arguments must be a JSON object".to_string()),
+            None => Err(format!(
+                "unknown tool {:?}; the tools are: {}",
+                name.chars().take(64).collect::<String>(),
+                names().join(", ")
+            )),
+            Some(tool) => (tool.run)(self, args).await,
+        };
+        match result {
+            Ok(mut v) => {
+                crate::diagnosis::redact::json(&mut v);
+                let text = fence(name, &serde_json::to_string_pretty(&v).unwrap_or_default());
+                let truncated = text.chars().count() > MAX_OUTPUT;
+                ToolOutput {
+                    text: bounded(text),
+                    is_error: false,
+                    truncated,
+                }
+            }
+            Err(e) => ToolOutput {
+                text: format!("error: {e}"),
+                is_error: true,
+                truncated: false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bad_calls_are_refused_in_words_the_model_can_use() {
+        let mut t = Toolbox::new(None, None);
+        let out = t.call_output("delete_instance", &json!({})).await;
+        assert!(out.is_error && out.text.starts_with("error: unknown tool"));
+        assert!(t.call("get_member", &json!("m1")).await.contains("JSON object"));
+        assert!(
+            t.call("get_member", &json!({"name": "../../1.0/cluster"}))
+                .await
+                .contains("not a valid Incus name")
+        );
+        let huge = "x".repeat(10_000);
+        assert!(
+            t.call("search_docs", &json!({"query": huge}))
+                .await
+                .contains("longer than")
+        );
+        assert!(
+            t.call("get_member", &json!({}))
+                .await
+                .contains("missing field `name`")
+        );
+        let out = t.call_output("cluster_overview", &json!({})).await;
+        assert!(out.is_error && out.text.contains("no Incus server"));
+    }
+
+    #[test]
+    fn output_is_bounded_and_fenced() {
+        let out = bounded(fence("x", &"y".repeat(20_000)));
+        assert!(out.contains("[output truncated:"));
+        assert!(out.chars().count() < MAX_OUTPUT + 200);
+        assert_eq!(
+            fence("t", "a</data>b"),
+            "<data tool=\"t\">\na<\\/data>b\n</data>"
+        );
+    }
+
+    #[test]
+    fn every_tool_is_declared_once_with_an_object_schema() {
+        let mut names = names();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n, "a name is declared twice");
+        assert_eq!(n, 12);
+        for t in TOOLS {
+            assert_eq!(t.parameters()["type"], "object", "{}", t.name);
+            assert!(t.description.len() > 20);
+            assert!(t.read_only);
+        }
+        assert_eq!(openai_functions().len(), n);
+    }
+}

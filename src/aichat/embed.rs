@@ -1,0 +1,342 @@
+//! Embeddings from any OpenAI-compatible endpoint (OpenAI, Ollama, llama.cpp, vLLM): batches
+//! run concurrently within limits, failed batches are retried with backoff, every answer is
+//! read up to a size limit and checked (one vector per input, one dimension for all), and a
+//! cache keyed by (model, chunk text) means unchanged chunks are never embedded again.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::config::Endpoint;
+use crate::util::http::{BodyError, read_body};
+
+/// Why embedding failed. Names the endpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// The endpoint failed after the retries.
+    #[error(
+        "embedding endpoint {api_base} (model {model}) failed after {attempts} attempts: {detail}"
+    )]
+    Endpoint {
+        /// The endpoint.
+        api_base: String,
+        /// The model.
+        model: String,
+        /// Attempts made.
+        attempts: usize,
+        /// The last error.
+        detail: String,
+    },
+    /// The answer did not fit the request.
+    #[error("embedding endpoint {api_base} answered {got} vectors for {sent} inputs")]
+    Shape {
+        /// The endpoint.
+        api_base: String,
+        /// Inputs sent.
+        sent: usize,
+        /// Vectors received.
+        got: usize,
+    },
+    /// Vectors of different lengths.
+    #[error(
+        "embedding model {model} returned vectors of {a} and {b} dimensions; the previous RAG files are kept (AIChat cannot load mixed sizes)"
+    )]
+    Dimensions {
+        /// The model.
+        model: String,
+        /// One length.
+        a: usize,
+        /// Another.
+        b: usize,
+    },
+}
+
+const ATTEMPTS: usize = 3;
+const IN_FLIGHT: usize = 4;
+/// Answer size allowed per input (a 4096-dimension vector is about 90 KB of JSON).
+const MAX_BYTES_PER_INPUT: usize = 512 << 10;
+/// Longest vector accepted.
+pub const MAX_DIMENSIONS: usize = 16_384;
+
+#[derive(Deserialize)]
+struct EmbeddingsAnswer {
+    data: Vec<EmbeddingItem>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    embedding: Vec<f32>,
+    #[serde(default)]
+    index: Option<usize>,
+}
+
+/// An embeddings client for one model.
+pub struct Embedder {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    batch: usize,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Embedder {
+    /// A client for `endpoint`; inputs are about `chunk_size` bytes each.
+    pub fn new(endpoint: Endpoint, chunk_size: usize) -> Embedder {
+        let http = crate::util::http::client_builder(Duration::from_secs(120))
+            .build()
+            .unwrap_or_default();
+        let by_tokens = endpoint
+            .model
+            .max_input_tokens
+            .map(|t| (t / (chunk_size / 3).max(1)).max(1))
+            .unwrap_or(usize::MAX);
+        let batch = endpoint
+            .model
+            .max_batch_size
+            .unwrap_or(64)
+            .min(by_tokens)
+            .max(1);
+        Embedder {
+            http,
+            endpoint,
+            batch,
+            calls: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Embeddings requests made so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The model's `client:model` id.
+    pub fn model_id(&self) -> &str {
+        &self.endpoint.id
+    }
+
+    /// One request; the error says whether trying again may help.
+    async fn batch_once(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, (bool, String)> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let url = format!(
+            "{}/embeddings",
+            self.endpoint.api_base.trim_end_matches('/')
+        );
+        let mut req = self.http.post(url).json(&serde_json::json!({
+            "model": self.endpoint.wire_name,
+            "input": texts,
+        }));
+        if let Some(k) = self.endpoint.api_key.as_deref().filter(|k| !k.is_empty()) {
+            req = req.bearer_auth(k);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| (true, crate::util::text::error_chain(&e.without_url())))?;
+        let status = resp.status();
+        let limit = (1 << 20) + texts.len() * MAX_BYTES_PER_INPUT;
+        let body = read_body(resp, limit, "the embeddings answer")
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge { .. } => (false, e.to_string()),
+                BodyError::Transport(t) => (true, crate::util::text::error_chain(&t.without_url())),
+            })?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            let retry = status.as_u16() == 429 || status.is_server_error();
+            return Err((retry, format!("HTTP {}: {}", status.as_u16(), text.trim())));
+        }
+        let mut answer: EmbeddingsAnswer = serde_json::from_slice(&body)
+            .map_err(|e| (false, format!("not an embeddings answer: {e}")))?;
+        answer.data.sort_by_key(|e| e.index.unwrap_or(usize::MAX));
+        Ok(answer.data.into_iter().map(|e| e.embedding).collect())
+    }
+
+    async fn batch(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.batch_once(&texts).await {
+                Ok(v) if v.len() == texts.len() => return Ok(v),
+                Ok(v) => {
+                    return Err(EmbedError::Shape {
+                        api_base: self.endpoint.api_base.clone(),
+                        sent: texts.len(),
+                        got: v.len(),
+                    });
+                }
+                Err((retry, detail)) if !retry || attempt == ATTEMPTS => {
+                    return Err(EmbedError::Endpoint {
+                        api_base: self.endpoint.api_base.clone(),
+                        model: self.endpoint.wire_name.clone(),
+                        attempts: attempt,
+                        detail: crate::util::out::one_line(&detail),
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(500 << (attempt - 1))).await,
+            }
+        }
+    }
+
+    /// Embeds `texts` in batches, `IN_FLIGHT` batches at once, in input order. Every vector has
+    /// the same, non-zero number of dimensions, or this fails.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let batches: Vec<Vec<String>> = texts.chunks(self.batch).map(<[String]>::to_vec).collect();
+        let results: Vec<Vec<Vec<f32>>> = stream::iter(batches.into_iter().map(|b| self.batch(b)))
+            .buffered(IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let vectors: Vec<Vec<f32>> = results.into_iter().flatten().collect();
+        check_dimensions(&self.endpoint.id, vectors.iter().map(Vec::len))?;
+        Ok(vectors)
+    }
+}
+
+/// All lengths equal, non-zero and at most [`MAX_DIMENSIONS`].
+pub fn check_dimensions(
+    model: &str,
+    mut lens: impl Iterator<Item = usize>,
+) -> Result<Option<usize>, EmbedError> {
+    let Some(first) = lens.next() else {
+        return Ok(None);
+    };
+    let err = |a, b| EmbedError::Dimensions {
+        model: model.to_string(),
+        a,
+        b,
+    };
+    if first == 0 || first > MAX_DIMENSIONS {
+        return Err(err(first, first));
+    }
+    match lens.find(|l| *l != first) {
+        Some(other) => Err(err(first, other)),
+        None => Ok(Some(first)),
+    }
+}
+
+/// Vectors of chunk texts already embedded with one model.
+pub struct Cache {
+    path: PathBuf,
+    vectors: HashMap<[u8; 32], Vec<f32>>,
+}
+
+const MAGIC: &[u8; 8] = b"IAIEMB1\n";
+
+/// The cache key of a chunk text.
+pub fn key(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+impl Cache {
+    /// The cache of `model` under `dir` (empty when missing or unreadable).
+    pub fn open(dir: &Path, model: &str) -> Cache {
+        let name: String = model
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(format!("{name}.bin"));
+        let vectors = read_cache(&path).unwrap_or_default();
+        Cache { path, vectors }
+    }
+
+    /// A cached vector.
+    pub fn get(&self, key: &[u8; 32]) -> Option<&Vec<f32>> {
+        self.vectors.get(key)
+    }
+
+    /// Adds a vector.
+    pub fn insert(&mut self, key: [u8; 32], v: Vec<f32>) {
+        self.vectors.insert(key, v);
+    }
+
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.vectors.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.vectors.is_empty()
+    }
+
+    /// Forgets every vector (the model behind the name changed).
+    pub fn clear(&mut self) {
+        self.vectors.clear();
+    }
+
+    /// Keeps only the vectors of `keep`, then writes the cache (temp file, then rename).
+    pub fn save(&mut self, keep: &std::collections::HashSet<[u8; 32]>) -> std::io::Result<()> {
+        self.vectors.retain(|k, _| keep.contains(k));
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = self.path.with_extension("bin.tmp");
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        f.write_all(MAGIC)?;
+        for (k, v) in &self.vectors {
+            f.write_all(k)?;
+            f.write_all(&(v.len() as u32).to_le_bytes())?;
+            for x in v {
+                f.write_all(&x.to_le_bytes())?;
+            }
+        }
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+fn read_cache(path: &Path) -> std::io::Result<HashMap<[u8; 32], Vec<f32>>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    let mut out = HashMap::new();
+    if !bytes.starts_with(MAGIC) {
+        return Ok(out);
+    }
+    let mut i = MAGIC.len();
+    while i + 36 <= bytes.len() {
+        let mut k = [0u8; 32];
+        k.copy_from_slice(&bytes[i..i + 32]);
+        let n = u32::from_le_bytes(bytes[i + 32..i + 36].try_into().expect("4 bytes")) as usize;
+        i += 36;
+        if i + n * 4 > bytes.len() {
+            break;
+        }
+        let v = bytes[i..i + n * 4]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        i += n * 4;
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_round_trips_and_prunes() {
+        let d = tempfile::tempdir().unwrap();
+        let mut c = Cache::open(d.path(), "local:stub-embed");
+        assert!(c.is_empty());
+        c.insert(key("a"), vec![1.0, 2.0]);
+        c.insert(key("b"), vec![3.0, 4.0]);
+        c.save(&[key("a")].into_iter().collect()).unwrap();
+        let c = Cache::open(d.path(), "local:stub-embed");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.get(&key("a")), Some(&vec![1.0, 2.0]));
+        assert!(Cache::open(d.path(), "other:model").is_empty());
+    }
+}

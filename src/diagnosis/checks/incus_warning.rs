@@ -1,0 +1,48 @@
+//! `incus-warning`: any unresolved warning that no other check accounts for.
+
+use super::support::{warning_evidence, warning_subject};
+use super::{Check, Context, Finding, Severity, claimed_warning};
+
+pub const CHECK: Check = Check {
+    id: "incus-warning",
+    run,
+    warnings: &[],
+};
+
+fn run(ctx: &Context) -> Vec<Finding> {
+    ctx.state
+        .active_warnings()
+        .filter(|w| !claimed_warning(&w.kind))
+        .map(|w| {
+            let (kind, name, project) = warning_subject(w);
+            let mut f = Finding::new(
+                CHECK.id,
+                Severity::from_incus(&w.severity),
+                kind,
+                &name,
+                format!("{}: {}", w.kind, w.last_message),
+            )
+            .on_member(&w.location)
+            .evidence(warning_evidence(w))
+            .explain(format!(
+                "Incus raised this {} warning{} and it is not resolved.",
+                w.severity,
+                if w.location.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {}", w.location)
+                }
+            ))
+            .docs_about(&w.kind)
+            .fix(format!("incus warning show {}", w.uuid))
+            .fix(format!(
+                "incus warning ack {}   # once handled, to keep the list meaningful",
+                w.uuid
+            ));
+            if let Some(p) = project {
+                f = f.in_project(&p);
+            }
+            f
+        })
+        .collect()
+}

@@ -1,0 +1,34 @@
+//! `instance-autostart-failed`: instances Incus gave up starting at boot.
+
+use super::support::{warning_evidence, warning_subject, warnings_of};
+use super::{Check, Context, Finding, Kind, Severity};
+
+const WARNING: &str = "Failed to autostart instance";
+
+pub const CHECK: Check = Check {
+    id: "instance-autostart-failed",
+    run,
+    warnings: &[WARNING],
+};
+
+fn run(ctx: &Context) -> Vec<Finding> {
+    warnings_of(ctx.state, WARNING)
+        .map(|w| {
+            let (_, name, project) = warning_subject(w);
+            let project = project.unwrap_or_else(|| "default".into());
+            Finding::new(CHECK.id, Severity::High, Kind::Instance, &name, format!("Instance {name} did not start automatically on {}", w.location))
+                .on_member(&w.location)
+                .in_project(&project)
+                .evidence(warning_evidence(w))
+                .explain(format!(
+                    "{name} has boot.autostart set but Incus gave up starting it after three attempts: {}. \
+                     The cause is usually a storage pool or network that was not available at boot, or a \
+                     missing driver. The warning is resolved by the next successful start.",
+                    w.last_message
+                ))
+                .docs_about("boot.autostart instance start daemon")
+                .fix(format!("incus info {name} --show-log --project {project}"))
+                .fix(format!("incus start {name} --project {project}   # once the cause is fixed"))
+        })
+        .collect()
+}

@@ -1,0 +1,81 @@
+//! `instance-type-unsupported`: an instance driver that does not work on a member, reported
+//! only when instances of that type exist (a cluster without VMs does not care about KVM).
+
+use crate::diagnosis::incus::api::InstanceType;
+use super::support::{warning_evidence, warnings_of};
+use super::{Check, Context, Evidence, Finding, Kind, Severity};
+
+const WARNING: &str = "Instance type not operational";
+
+pub const CHECK: Check = Check {
+    id: "instance-type-unsupported",
+    run,
+    warnings: &[WARNING],
+};
+
+/// The instance type a driver warning is about: container (lxc) or virtual-machine (qemu).
+fn type_of(message: &str) -> InstanceType {
+    let m = message.to_lowercase();
+    if m.contains("lxc") || m.contains("container") {
+        InstanceType::Container
+    } else {
+        InstanceType::VirtualMachine
+    }
+}
+
+fn run(ctx: &Context) -> Vec<Finding> {
+    let st = ctx.state;
+    let mut out = Vec::new();
+    for w in warnings_of(st, WARNING) {
+        let kind = type_of(&w.last_message);
+        let member = if w.location.is_empty() {
+            st.remote.clone()
+        } else {
+            w.location.clone()
+        };
+        let affected: Vec<&str> = st
+            .instances
+            .iter()
+            .filter(|i| i.kind == kind && (i.location == member || i.location.is_empty()))
+            .map(|i| i.name.as_str())
+            .collect();
+        let anywhere = st.instances.iter().any(|i| i.kind == kind);
+        if !anywhere {
+            continue;
+        }
+        let severity = if affected.is_empty() {
+            Severity::Moderate
+        } else {
+            Severity::High
+        };
+        let mut f = Finding::new(CHECK.id, severity, Kind::ClusterMember, &member, format!("{kind} instances cannot run on {member}: {}", w.last_message))
+            .evidence(warning_evidence(w))
+            .explain(format!(
+                "The {} driver is not operational on {member}. {}",
+                if kind == InstanceType::Container { "LXC" } else { "QEMU/KVM" },
+                if affected.is_empty() {
+                    format!("No {kind} is located there now, but the cluster has some: they cannot be started or moved there.")
+                } else {
+                    format!("{} instance(s) located there cannot start: {}.", affected.len(), affected.join(", "))
+                }
+            ))
+            .docs_about(if kind == InstanceType::Container { "requirements LXC kernel" } else { "requirements QEMU virtual machines KVM" });
+        if let Some(s) = &st.server {
+            f = f.evidence(Evidence::new(
+                "GET /1.0",
+                "environment.driver",
+                s.environment.driver.clone(),
+            ));
+        }
+        f = if kind == InstanceType::VirtualMachine {
+            f.fix(format!("ssh {member} 'ls -l /dev/kvm; modprobe vhost_vsock'   # KVM and vsock must be available"))
+                .fix(format!("ssh {member} 'apt install qemu-system'   # QEMU 8.2 or newer, then restart incus"))
+        } else {
+            f.fix(format!(
+                "ssh {member} 'journalctl -u incus -n 50'   # why LXC is not usable"
+            ))
+        };
+        out.push(f);
+    }
+    out
+}

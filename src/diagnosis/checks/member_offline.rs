@@ -1,0 +1,132 @@
+//! `member-offline`: members the leader gets no heartbeat from, including evacuated members
+//! that died (they stay `Evacuated`; only the leader's failed heartbeats give them away).
+
+use crate::diagnosis::incus::api::{MemberStatus};
+use super::support::{heartbeat_failures, url_address, warning_evidence};
+use super::{Check, Context, Evidence, Finding, Kind, Severity};
+
+const WARNING: &str = "Offline cluster member";
+
+pub const CHECK: Check = Check {
+    id: "member-offline",
+    run,
+    warnings: &[WARNING],
+};
+
+fn run(ctx: &Context) -> Vec<Finding> {
+    let st = ctx.state;
+    let mut out = Vec::new();
+    for m in &st.members {
+        let address = url_address(&m.url);
+        let heartbeat_failures = heartbeat_failures(st, m);
+        let offline = m.status == MemberStatus::Offline;
+        let dead_in_maintenance =
+            m.status != MemberStatus::Offline && m.status != MemberStatus::Online && !heartbeat_failures.is_empty();
+        if !offline && !dead_in_maintenance {
+            continue;
+        }
+        let instances: Vec<&str> = st
+            .instances
+            .iter()
+            .filter(|i| i.location == m.server_name)
+            .map(|i| i.name.as_str())
+            .collect();
+        let voter = m
+            .roles
+            .iter()
+            .any(|r| r == "database" || r == "database-leader");
+        let title = if offline {
+            format!("Cluster member {} is offline: {}", m.server_name, m.message)
+        } else {
+            format!(
+                "Cluster member {} is {} and does not answer heartbeats",
+                m.server_name, m.status
+            )
+        };
+        let mut f = Finding::new(
+            CHECK.id,
+            Severity::High,
+            Kind::ClusterMember,
+            &m.server_name,
+            title,
+        )
+        .evidence(Evidence::new(
+            "GET /1.0/cluster/members",
+            format!("{}.status", m.server_name),
+            format!("{} ({})", m.status, m.message),
+        ))
+        .docs_about("deal with offline cluster members force remove offline_threshold");
+        for w in heartbeat_failures.iter().take(2) {
+            f = f.evidence(warning_evidence(w));
+        }
+        let threshold = st
+            .server
+            .as_ref()
+            .and_then(|s| s.config.get("cluster.offline_threshold").cloned())
+            .unwrap_or_else(|| "20".into());
+        f = f.explain(format!(
+            "The database leader has had no heartbeat answer from {name} ({url}) for longer than \
+             cluster.offline_threshold ({threshold}s). Usually incusd is not running there, the host \
+             is down, or the cluster address is unreachable (firewall, address change). {inst} \
+             While it is offline its instances show as ERROR and requests forwarded to it fail.{voter}",
+            name = m.server_name,
+            url = m.url,
+            inst = if instances.is_empty() {
+                "No instances are located on it.".to_string()
+            } else {
+                format!("{} instance(s) are located on it: {}.", instances.len(), instances.join(", "))
+            },
+            voter = if voter {
+                " It is a database voter, so the cluster has one failure less to spare."
+            } else {
+                ""
+            }
+        ));
+        f = f
+            .fix(format!(
+                "ssh {host} 'systemctl status incus; journalctl -u incus -n 50'   # on the member: is incusd running?",
+                host = address.split(':').next().unwrap_or(&m.server_name)
+            ))
+            .fix(format!("incus cluster list   # after restarting incusd on {}, it returns to ONLINE", m.server_name))
+            .fix(format!(
+                "incus cluster remove --force {}   # only if the member is lost for good; reinstall it before it rejoins",
+                m.server_name
+            ));
+        out.push(f);
+    }
+    // Online in the database, but its daemon does not answer (stopped or hung): the leader
+    // marks it offline only after cluster.offline_threshold.
+    for (name, why) in &st.unresponsive_members {
+        let Some(m) = st.member(name) else { continue };
+        let address = url_address(&m.url);
+        out.push(
+            Finding::new(
+                CHECK.id,
+                Severity::High,
+                Kind::ClusterMember,
+                name,
+                format!("Cluster member {name} does not answer requests"),
+            )
+            .evidence(Evidence::new(
+                format!("GET /1.0/cluster/members/{name}/state"),
+                "error",
+                why.clone(),
+            ))
+            .explain(format!(
+                "{name} ({url}) is still listed as {status}, but a request forwarded to it got no \
+                 answer: its daemon is stopped, hung or overloaded. If it stays so, the leader marks \
+                 it offline after cluster.offline_threshold, and requests about its instances fail \
+                 or wait until then.",
+                url = m.url,
+                status = m.status
+            ))
+            .docs_about("deal with offline cluster members force remove offline_threshold")
+            .fix(format!(
+                "ssh {host} 'systemctl status incus; journalctl -u incus -n 50'   # on the member: is incusd stopped or hung?",
+                host = address.split(':').next().unwrap_or(name)
+            ))
+            .fix(format!("ssh {host} 'sudo systemctl restart incus'   # when it is hung", host = address.split(':').next().unwrap_or(name))),
+        );
+    }
+    out
+}

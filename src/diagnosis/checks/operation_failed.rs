@@ -1,0 +1,32 @@
+//! `operation-failed`: recently failed background tasks (failed starts are `instance-start-failed`).
+
+use crate::diagnosis::incus::api::{OperationStatus};
+use super::{Check, Context, Evidence, Finding, Kind, Severity};
+
+pub const CHECK: Check = Check {
+    id: "operation-failed",
+    run,
+    warnings: &[],
+};
+
+fn run(ctx: &Context) -> Vec<Finding> {
+    ctx.state
+        .operations
+        .iter()
+        .filter(|o| o.status == OperationStatus::Failure && !o.description.starts_with("Starting") && !o.description.starts_with("Restarting"))
+        .map(|o| {
+            let on: Vec<&str> = o.resources.values().flatten().map(String::as_str).take(3).collect();
+            Finding::new(CHECK.id, Severity::Moderate, Kind::Operation, &o.id, format!("\"{}\" failed: {}", o.description, o.err))
+                .on_member(&o.location)
+                .evidence(Evidence::new(format!("GET /1.0/operations/{}", o.id), "err", o.err.clone()))
+                .explain(format!(
+                    "The task failed{}{}. Incus keeps finished operations for a few seconds only; the daemon log has the details.",
+                    if o.location.is_empty() { String::new() } else { format!(" on {}", o.location) },
+                    if on.is_empty() { String::new() } else { format!(" for {}", on.join(", ")) }
+                ))
+                .docs_about("monitor what Incus is doing debug")
+                .fix("incus monitor --pretty --type=logging")
+                .fix("journalctl -u incus -n 100")
+        })
+        .collect()
+}

@@ -1,0 +1,74 @@
+//! `security-module-disabled`: AppArmor or SELinux disabled. Reported when it can be fixed
+//! (the tools are missing, or it was turned off by hand), or when privileged containers run
+//! without it; unprivileged containers are confined by user namespaces anyway.
+
+use crate::diagnosis::incus::api::{InstanceType};
+use super::support::{warning_evidence, warnings_of};
+use super::{Check, Context, Finding, Kind, Severity};
+
+const APPARMOR: &str = "AppArmor support has been disabled";
+const SELINUX: &str = "SELinux support has been disabled";
+
+pub const CHECK: Check = Check {
+    id: "security-module-disabled",
+    run,
+    warnings: &[APPARMOR, SELINUX],
+};
+
+fn run(ctx: &Context) -> Vec<Finding> {
+    let st = ctx.state;
+    let privileged: Vec<&str> = st
+        .instances
+        .iter()
+        .filter(|i| {
+            i.kind == InstanceType::Container
+                && i.expanded_config
+                    .get("security.privileged")
+                    .is_some_and(|v| v == "true")
+        })
+        .map(|i| i.name.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for w in warnings_of(st, APPARMOR).chain(warnings_of(st, SELINUX)) {
+        let module = if w.kind == APPARMOR {
+            "AppArmor"
+        } else {
+            "SELinux"
+        };
+        let fixable = w.last_message.contains("couldn't be found")
+            || w.last_message.contains("Manually disabled");
+        if !fixable && privileged.is_empty() {
+            continue;
+        }
+        let member = if w.location.is_empty() {
+            st.remote.clone()
+        } else {
+            w.location.clone()
+        };
+        let mut f = Finding::new(
+            CHECK.id,
+            if privileged.is_empty() { Severity::Low } else { Severity::Moderate },
+            Kind::Server,
+            &member,
+            format!("{module} is disabled on {member}: {}", w.last_message),
+        )
+        .evidence(warning_evidence(w))
+        .explain(format!(
+            "Without {module}, Incus cannot add its mandatory access control layer. Unprivileged containers \
+             stay isolated by user namespaces, but privileged containers{} lose an important barrier.",
+            if privileged.is_empty() { String::new() } else { format!(" ({})", privileged.join(", ")) }
+        ))
+        .docs_about("security apparmor privileged containers");
+        f = if w.last_message.contains("couldn't be found") {
+            f.fix(format!(
+                "ssh {member} 'apt install apparmor && systemctl restart incus'"
+            ))
+        } else if w.last_message.contains("Manually disabled") {
+            f.fix(format!("ssh {member} 'unset INCUS_SECURITY_APPARMOR in the incus service environment; systemctl restart incus'"))
+        } else {
+            f.fix("incus config set <container> security.privileged=false   # prefer unprivileged containers on this kernel")
+        };
+        out.push(f);
+    }
+    out
+}

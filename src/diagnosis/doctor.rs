@@ -1,0 +1,129 @@
+//! `incus-ai doctor`: read the cluster, run every check, link each finding to the doc sections
+//! that explain it (through the index), most severe first.
+
+use serde::Serialize;
+
+use crate::diagnosis::checks::{self, Context, DocLink, Finding, Settings};
+use crate::diagnosis::cluster::{self, ClusterState, EndpointError, GatherOptions};
+use crate::diagnosis::incus::{Client, ClientError};
+use crate::knowledge::index::{Scope, Searcher};
+
+/// What `doctor` prints with `--json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The remote that was checked.
+    pub remote: String,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Every check that ran.
+    pub checks: Vec<&'static str>,
+    /// API requests sent.
+    pub requests: usize,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+    /// Endpoints that could not be read (their findings may be missing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<EndpointError>,
+    /// Whether every endpoint was read: only then does "no findings" mean healthy.
+    pub complete: bool,
+}
+
+/// Whether a finding concerns `member` (cluster-wide findings always do).
+pub fn concerns_member(f: &Finding, member: &str) -> bool {
+    f.concerns_member(member)
+}
+
+/// Runs every check on `state`.
+pub fn diagnose(state: &ClusterState, settings: Settings, member: Option<&str>) -> Vec<Finding> {
+    let ctx = Context {
+        state,
+        now: checks::support::now(),
+        settings,
+    };
+    let mut findings = checks::run_all(&ctx);
+    if let Some(m) = member {
+        findings.retain(|f| concerns_member(f, m));
+    }
+    findings
+}
+
+/// Fills each finding's `docs` with the best doc sections for its topic.
+pub fn attach_docs(findings: &mut [Finding], searcher: &Searcher) {
+    for f in findings {
+        if f.docs_query.is_empty() {
+            continue;
+        }
+        if let Ok(hits) = searcher.search(&f.docs_query, Scope::Docs, 2) {
+            f.docs = hits
+                .into_iter()
+                .map(|h| DocLink {
+                    title: h.section,
+                    url: h.url,
+                })
+                .collect();
+        }
+    }
+}
+
+/// Reads the cluster behind `client` and diagnoses it.
+pub async fn run(
+    client: &Client,
+    searcher: Option<&Searcher>,
+    settings: Settings,
+    member: Option<&str>,
+) -> Result<(Report, ClusterState), ClientError> {
+    let state = cluster::gather(client, &GatherOptions::default()).await?;
+    let mut findings = diagnose(&state, settings, member);
+    if let Some(s) = searcher {
+        attach_docs(&mut findings, s);
+    }
+    let report = Report {
+        remote: state.remote.clone(),
+        findings,
+        checks: checks::ids(),
+        requests: state.requests,
+        elapsed_ms: state.elapsed_ms,
+        complete: state.errors.is_empty(),
+        unreadable: state.errors.clone(),
+    };
+    Ok((report, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::{Kind, Severity};
+
+    #[test]
+    fn member_filter_keeps_the_member_its_instances_and_cluster_wide_findings() {
+        let f =
+            |kind, name: &str, title: &str| Finding::new("x", Severity::High, kind, name, title);
+        assert!(concerns_member(
+            &f(Kind::ClusterMember, "m2", "Cluster member m2 is offline"),
+            "m2"
+        ));
+        assert!(concerns_member(
+            &f(
+                Kind::Instance,
+                "c2",
+                "Instance c2 is in the Error state on m2"
+            )
+            .on_member("m2"),
+            "m2"
+        ));
+        assert!(concerns_member(&f(Kind::Cluster, "local", "quorum"), "m2"));
+        assert!(!concerns_member(
+            &f(Kind::ClusterMember, "m3", "Cluster member m3 is offline"),
+            "m2"
+        ));
+        assert!(!concerns_member(
+            &f(
+                Kind::Instance,
+                "c2",
+                "Instance c2 is in the Error state on m22"
+            )
+            .on_member("m22"),
+            "m2"
+        ));
+    }
+}

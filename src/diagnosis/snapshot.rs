@@ -1,0 +1,237 @@
+//! `incus-ai snapshot`: the current installation and configuration as markdown, secrets
+//! removed, written into the local notes so that the next refresh indexes it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::diagnosis::cluster::ClusterState;
+use crate::diagnosis::incus::api::ConfigMap;
+use crate::diagnosis::redact;
+
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", " --- |".repeat(header.len()));
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .map(|c| c.replace('|', "\\|").replace('\n', " "))
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+}
+
+fn config_table(out: &mut String, config: &ConfigMap) {
+    let rows: Vec<Vec<String>> = redact::config(config)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("volatile."))
+        .map(|(k, v)| vec![format!("`{k}`"), format!("`{v}`")])
+        .collect();
+    if rows.is_empty() {
+        out.push_str("No configuration set.\n\n");
+    } else {
+        table(out, &["Key", "Value"], &rows);
+    }
+}
+
+fn gib(b: u64) -> String {
+    format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
+}
+
+/// Renders the snapshot; `taken` is a human timestamp.
+pub fn render(st: &ClusterState, taken: &str) -> String {
+    let mut out = String::new();
+    let env = st
+        .server
+        .as_ref()
+        .map(|s| s.environment.clone())
+        .unwrap_or_default();
+    let _ = writeln!(out, "# Incus installation: {}\n", st.remote);
+    let _ = writeln!(
+        out,
+        "Snapshot taken {taken} by `incus-ai snapshot` (read-only). Values that can hold secrets \
+         (passwords, keys, tokens, environment variables, cloud-init data) are shown as `{}`.\n",
+        redact::REDACTED
+    );
+
+    out.push_str("## Server\n\n");
+    table(
+        &mut out,
+        &["Fact", "Value"],
+        &[
+            vec!["Incus version".into(), env.server_version.clone()],
+            vec!["Kernel".into(), env.kernel_version.clone()],
+            vec!["Instance drivers".into(), env.driver.clone()],
+            vec!["Firewall".into(), env.firewall.clone()],
+            vec!["API addresses".into(), env.addresses.join(", ")],
+            vec!["Clustered".into(), st.clustered().to_string()],
+        ],
+    );
+    out.push_str("### Server configuration\n\n");
+    config_table(
+        &mut out,
+        &st.server
+            .as_ref()
+            .map(|s| s.config.clone())
+            .unwrap_or_default(),
+    );
+
+    if !st.members.is_empty() {
+        out.push_str("## Cluster members and roles\n\n");
+        let rows: Vec<Vec<String>> = st
+            .members
+            .iter()
+            .map(|m| {
+                vec![
+                    m.server_name.clone(),
+                    m.url.clone(),
+                    m.roles.join(", "),
+                    m.status.to_string(),
+                    m.failure_domain.clone(),
+                    m.groups.join(", "),
+                    st.instances
+                        .iter()
+                        .filter(|i| i.location == m.server_name)
+                        .count()
+                        .to_string(),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &[
+                "Member",
+                "Address",
+                "Roles",
+                "Status",
+                "Failure domain",
+                "Groups",
+                "Instances",
+            ],
+            &rows,
+        );
+    }
+
+    out.push_str("## Storage pools\n\n");
+    for p in &st.pools {
+        let _ = writeln!(out, "### Storage pool {}\n", p.name);
+        let _ = writeln!(
+            out,
+            "Driver `{}`, status {}, used by {} object(s).{}\n",
+            p.driver,
+            p.status,
+            p.used_by.len(),
+            if p.description.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", p.description)
+            }
+        );
+        let usage: Vec<Vec<String>> = st
+            .member_states
+            .iter()
+            .filter_map(|(m, s)| {
+                let u = s.storage_pools.get(&p.name)?;
+                let pct = if u.space.total > 0 {
+                    u.space.used as f64 * 100.0 / u.space.total as f64
+                } else {
+                    0.0
+                };
+                Some(vec![
+                    m.clone(),
+                    gib(u.space.used),
+                    gib(u.space.total),
+                    format!("{pct:.0}%"),
+                ])
+            })
+            .collect();
+        if !usage.is_empty() {
+            table(&mut out, &["Member", "Used", "Total", "Used %"], &usage);
+        }
+        config_table(&mut out, &p.config);
+    }
+
+    out.push_str("## Networks\n\n");
+    if st.networks.is_empty() {
+        out.push_str("No managed networks.\n\n");
+    }
+    for n in &st.networks {
+        let _ = writeln!(out, "### Network {} ({})\n", n.name, n.kind);
+        let _ = writeln!(
+            out,
+            "Project {}, status {}, used by {} object(s).\n",
+            n.project_or_default(),
+            n.status,
+            n.used_by.len()
+        );
+        config_table(&mut out, &n.config);
+    }
+
+    out.push_str("## Profiles\n\n");
+    for p in &st.profiles {
+        let project = if p.project.is_empty() {
+            "default"
+        } else {
+            p.project.as_str()
+        };
+        let _ = writeln!(out, "### Profile {} (project {project})\n", p.name);
+        config_table(&mut out, &p.config);
+        if !p.devices.is_empty() {
+            let rows: Vec<Vec<String>> = p
+                .devices
+                .iter()
+                .map(|(name, d)| {
+                    let props: Vec<String> = redact::config(d)
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    vec![name.clone(), props.join(", ")]
+                })
+                .collect();
+            table(&mut out, &["Device", "Properties"], &rows);
+        }
+    }
+
+    out.push_str("## Projects and limits\n\n");
+    for p in &st.projects {
+        let _ = writeln!(out, "### Project {}\n", p.name);
+        config_table(&mut out, &p.config);
+        if let Some(state) = st.project_states.get(&p.name) {
+            let rows: Vec<Vec<String>> = state
+                .resources
+                .iter()
+                .filter(|(_, r)| r.limit >= 0)
+                .map(|(k, r)| vec![k.clone(), r.usage.to_string(), r.limit.to_string()])
+                .collect();
+            if !rows.is_empty() {
+                table(&mut out, &["Resource", "Usage", "Limit"], &rows);
+            }
+        }
+    }
+
+    out.push_str("## Instances per member\n\n");
+    let mut by_member: BTreeMap<&str, Vec<Vec<String>>> = BTreeMap::new();
+    for i in &st.instances {
+        let m = if i.location.is_empty() {
+            "(standalone)"
+        } else {
+            i.location.as_str()
+        };
+        by_member.entry(m).or_default().push(vec![
+            i.name.clone(),
+            i.project.clone(),
+            i.kind.to_string(),
+            i.status.clone(),
+            i.profiles.join(", "),
+        ]);
+    }
+    for (m, rows) in by_member {
+        let _ = writeln!(out, "### Instances on {m}\n");
+        table(
+            &mut out,
+            &["Instance", "Project", "Type", "Status", "Profiles"],
+            &rows,
+        );
+    }
+    out
+}

@@ -1,0 +1,303 @@
+//! Turns an admin's question into a tantivy query.
+//!
+//! - every content word is searched in the heading, breadcrumb, title, prose and code, with
+//!   field boosts;
+//! - configuration keys (`cluster.offline_threshold`) match the keys a section defines exactly;
+//! - adjacent words also match as phrases, and pasted error messages or quoted text as a
+//!   whole phrase;
+//! - domain synonyms add what the docs call the thing ("node" → "cluster member").
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use tantivy::Term;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption};
+
+use super::schema::{Fields, prose_terms};
+use super::synonyms::SYNONYMS;
+
+/// Retrieval features, each switchable so that `make eval` can measure it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// Headings weigh more than prose (otherwise every word counts the same wherever it is).
+    pub boosts: bool,
+    /// A section's page as a whole also matching the question lifts the section.
+    pub pages: bool,
+    /// Page-type priors: the API changelog and generated man pages rarely answer admins.
+    pub priors: bool,
+    /// Domain synonyms.
+    pub synonyms: bool,
+    /// Phrase matching of adjacent words and pasted messages.
+    pub phrases: bool,
+    /// Exact matching of configuration keys.
+    pub keys: bool,
+    /// "How do I …" favours how-to guides, "which key …" favours configuration options.
+    pub intent: bool,
+    /// Sections containing more of the question's words rank higher.
+    pub coverage: bool,
+}
+
+/// What a question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// Steps to do something.
+    HowTo,
+    /// A configuration key or option.
+    ConfigKey,
+    /// Anything else.
+    Other,
+}
+
+/// Reads the intent from the wording of a question.
+pub fn intent_of(question: &str) -> Intent {
+    let q = question.to_lowercase();
+    let has = |w: &[&str]| w.iter().any(|x| q.contains(x));
+    if has(&[
+        "which key",
+        "which config",
+        "which option",
+        "which setting",
+        "what key",
+        "what option",
+        "what setting",
+        "configuration key",
+        "config key",
+        "option controls",
+        "setting controls",
+    ]) {
+        Intent::ConfigKey
+    } else if has(&[
+        "how do i",
+        "how can i",
+        "how to ",
+        "how should i",
+        "how would i",
+        "what steps",
+        "is it possible to",
+        "i want to",
+        "i need to",
+    ]) {
+        Intent::HowTo
+    } else {
+        Intent::Other
+    }
+}
+
+impl Features {
+    /// Everything on.
+    pub const ALL: Features = Features {
+        boosts: true,
+        pages: true,
+        priors: true,
+        synonyms: true,
+        phrases: true,
+        keys: true,
+        intent: true,
+        coverage: true,
+    };
+    /// Plain BM25 over all the text of a section.
+    pub const NONE: Features = Features {
+        boosts: false,
+        pages: false,
+        priors: false,
+        synonyms: false,
+        phrases: false,
+        keys: false,
+        intent: false,
+        coverage: false,
+    };
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features::ALL
+    }
+}
+
+/// Words that carry no meaning in a question.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "how", "do", "doe",
+    "does", "i", "my", "me", "we", "our", "you", "your", "can", "could", "should", "would", "what",
+    "which", "is", "are", "be", "been", "it", "its", "this", "that", "these", "those", "there",
+    "where", "when", "why", "from", "by", "as", "at", "into", "about", "so", "if", "any", "some",
+    "all", "just", "now", "get", "got", "want", "need", "instead", "than", "then", "also", "way",
+    "possibl", "possible", "thing", "anymor", "after", "befor", "still", "again", "has", "have",
+    "had", "was", "were", "will", "not", "no", "yes", "but", "them", "they", "it'", "s", "t",
+    "let", "make",
+];
+
+static KEY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b[a-z][a-z0-9_-]*(?:\.[a-z0-9_*-]+)+\b").expect("static regex")
+});
+static QUOTED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""([^"]{3,})""#).expect("static regex"));
+
+fn is_stop(t: &str) -> bool {
+    STOP_WORDS.contains(&t)
+}
+
+/// Configuration keys named in a question, lowercased (`limits.memory`).
+pub fn keys_in(question: &str) -> Vec<String> {
+    KEY_RE
+        .find_iter(question)
+        .map(|m| m.as_str().to_ascii_lowercase())
+        .filter(|k| k.chars().any(|c| c.is_ascii_alphabetic()) && !k.ends_with(".md"))
+        .collect()
+}
+
+fn term(field: Field, term: &str, weight: f32) -> (Occur, Box<dyn Query>) {
+    let q = TermQuery::new(
+        Term::from_field_text(field, term),
+        IndexRecordOption::WithFreqs,
+    );
+    (
+        Occur::Should,
+        Box::new(BoostQuery::new(Box::new(q), weight)),
+    )
+}
+
+fn phrase(
+    field: Field,
+    terms: &[String],
+    slop: u32,
+    boost: f32,
+) -> Option<(Occur, Box<dyn Query>)> {
+    if terms.len() < 2 {
+        return None;
+    }
+    let mut q = PhraseQuery::new(
+        terms
+            .iter()
+            .map(|t| Term::from_field_text(field, t))
+            .collect(),
+    );
+    q.set_slop(slop);
+    Some((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))))
+}
+
+/// Weight of a word the question did not use but the docs do.
+const SYNONYM_WEIGHT: f32 = 0.5;
+
+/// What the docs call the things a question (as analyzed terms) talks about.
+pub fn synonyms_for(terms: &[String]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (said, written) in SYNONYMS {
+        let said = prose_terms(said);
+        if !said.is_empty() && terms.windows(said.len()).any(|w| w == said.as_slice()) {
+            out.extend(written.iter().copied());
+        }
+    }
+    out
+}
+
+/// The distinct content words of a question, analyzed, each with the single words the docs
+/// use for it: a section covers the word when it contains any of them.
+pub fn content_terms(question: &str, synonyms: bool) -> Vec<Vec<String>> {
+    let mut seen = HashSet::new();
+    prose_terms(&crate::util::text::normalize_quotes(question))
+        .into_iter()
+        .filter(|t| !is_stop(t) && seen.insert(t.clone()))
+        .map(|t| {
+            let mut group = vec![t.clone()];
+            if synonyms {
+                for alt in synonyms_for(std::slice::from_ref(&t)) {
+                    let alt_terms = prose_terms(alt);
+                    if alt_terms.len() == 1 && !group.contains(&alt_terms[0]) {
+                        group.push(alt_terms[0].clone());
+                    }
+                }
+            }
+            group
+        })
+        .collect()
+}
+
+/// Builds the query for `question` over `field` (the weighted or the flat text field of
+/// sections, or the text of whole pages).
+pub fn build(fields: &Fields, field: Field, question: &str, features: Features) -> Box<dyn Query> {
+    let text = crate::util::text::normalize_quotes(question);
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+
+    // Configuration keys: exact match on the keys a section defines, and as a phrase in text.
+    if features.keys {
+        for k in keys_in(&text) {
+            let q = TermQuery::new(
+                Term::from_field_text(fields.keys, &k),
+                IndexRecordOption::Basic,
+            );
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 6.0))));
+            clauses.extend(phrase(field, &prose_terms(&k), 0, 2.0));
+        }
+    }
+
+    // Content words.
+    let all: Vec<String> = prose_terms(&text);
+    let content: Vec<String> = all.iter().filter(|t| !is_stop(t)).cloned().collect();
+    let mut seen = HashSet::new();
+    for t in &content {
+        if seen.insert(t.clone()) {
+            clauses.push(term(field, t, 1.0));
+        }
+    }
+
+    if features.phrases {
+        // Adjacent content words, allowing one stop word between them.
+        for pair in content.windows(2) {
+            clauses.extend(phrase(field, pair, 1, 0.5));
+        }
+        // Quoted text and pasted messages: the whole run of words.
+        for c in QUOTED.captures_iter(&text) {
+            clauses.extend(phrase(field, &prose_terms(&c[1]), 0, 3.0));
+        }
+        if all.len() >= 6 && looks_pasted(&text) {
+            clauses.extend(phrase(field, &all, 2, 2.0));
+        }
+    }
+
+    if features.synonyms {
+        for alt in synonyms_for(&all) {
+            let terms = prose_terms(alt);
+            if alt.contains('.') && features.keys {
+                let q = TermQuery::new(
+                    Term::from_field_text(fields.keys, alt),
+                    IndexRecordOption::Basic,
+                );
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 1.5))));
+            } else if terms.len() == 1 {
+                if seen.insert(terms[0].clone()) {
+                    clauses.push(term(field, &terms[0], SYNONYM_WEIGHT));
+                }
+            } else {
+                clauses.extend(phrase(field, &terms, 0, SYNONYM_WEIGHT * 1.5));
+            }
+        }
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// An error message or log line rather than a question.
+fn looks_pasted(text: &str) -> bool {
+    let t = text.trim();
+    !t.ends_with('?') || t.contains("Error") || t.contains("error:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_found_but_not_versions_or_file_names() {
+        assert_eq!(
+            keys_in("set cluster.offline_threshold to 30"),
+            vec!["cluster.offline_threshold"]
+        );
+        assert_eq!(
+            keys_in("Limits.Memory and user.user-data"),
+            vec!["limits.memory", "user.user-data"]
+        );
+        assert!(keys_in("upgrade to 6.0.4").is_empty());
+        assert!(keys_in("see cluster_manage.md").is_empty());
+    }
+}

@@ -1,0 +1,333 @@
+//! Searching the index: ranked heading sections.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{
+    DocId, DocSet, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term,
+};
+
+use super::IndexError;
+use crate::knowledge::Collection;
+use super::build::{current_dir, open_dir};
+use super::query::Intent;
+use super::query::{self, Features};
+use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SectionClass};
+
+/// Pages whose outline (title and headings) match can lift their sections.
+const PAGES_CONSIDERED: usize = 30;
+/// How much the best-matching page lifts its sections (×(1 + this)).
+const PAGE_WEIGHT: f32 = 0.4;
+/// Candidates re-ranked by how much of the question they cover.
+const COVERAGE_CANDIDATES: usize = 50;
+/// How strongly coverage counts: score × share-of-words-covered ^ this.
+const COVERAGE_EXPONENT: f32 = 0.5;
+/// Lift of sections that fit what the question asks for (a how-to for "how do I").
+const INTENT_BOOST: f32 = 1.3;
+/// Lift of configuration-option sections when the question asks which key or option to use.
+const KEY_INTENT_BOOST: f32 = 1.6;
+
+/// Most hits one search returns; larger limits are clamped to it.
+pub const MAX_LIMIT: usize = 1000;
+
+/// Which collections a search reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// The Incus documentation.
+    Docs,
+    /// The site's own notes.
+    Local,
+    /// Both.
+    All,
+}
+
+impl From<Collection> for Scope {
+    fn from(c: Collection) -> Scope {
+        match c {
+            Collection::Docs => Scope::Docs,
+            Collection::Local => Scope::Local,
+        }
+    }
+}
+
+impl Scope {
+    /// The one collection, or `None` for both.
+    pub fn collection(self) -> Option<Collection> {
+        match self {
+            Scope::Docs => Some(Collection::Docs),
+            Scope::Local => Some(Collection::Local),
+            Scope::All => None,
+        }
+    }
+}
+
+/// One ranked section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// 1-based rank.
+    pub rank: usize,
+    /// Relevance score (higher is better; comparable only within one search).
+    pub score: f32,
+    /// Which collection it is from.
+    pub collection: Collection,
+    /// Canonical URL with `#anchor`.
+    pub url: String,
+    /// The page's path relative to the docs' `doc/` folder, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc_path: Option<String>,
+    /// Page title.
+    pub title: String,
+    /// Breadcrumb of the section.
+    pub section: String,
+    /// The section's markdown.
+    pub text: String,
+}
+
+/// An open index, ready for many searches.
+pub struct Searcher {
+    reader: IndexReader,
+    fields: Fields,
+    dir: std::path::PathBuf,
+}
+
+impl Searcher {
+    /// Opens the current index under `index_root`.
+    pub fn open(index_root: &Path) -> Result<Searcher, IndexError> {
+        let dir =
+            current_dir(index_root).ok_or_else(|| IndexError::NoIndex(index_root.to_path_buf()))?;
+        Self::open_dir(&dir)
+    }
+
+    /// Opens one index folder, after checking every file against its checksum (a damaged
+    /// index would make searches fail or worse).
+    pub fn open_dir(dir: &Path) -> Result<Searcher, IndexError> {
+        super::build::damage(dir).map_err(|detail| IndexError::Damaged {
+            path: dir.to_path_buf(),
+            detail,
+        })?;
+        let index = open_dir(dir)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e: tantivy::TantivyError| IndexError::Tantivy {
+                path: dir.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+        let (_, fields) = schema::build();
+        Ok(Searcher {
+            reader,
+            fields,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The index folder (generation) this searcher reads.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Searches `question` with all retrieval features.
+    pub fn search(
+        &self,
+        question: &str,
+        scope: Scope,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        self.search_with(question, scope, limit, Features::ALL)
+    }
+
+    /// Searches with chosen retrieval features (for measuring them).
+    pub fn search_with(
+        &self,
+        question: &str,
+        scope: Scope,
+        limit: usize,
+        features: Features,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let f = &self.fields;
+        let searcher = self.reader.searcher();
+        let err = |e: tantivy::TantivyError| IndexError::Tantivy {
+            path: self.dir.clone(),
+            detail: e.to_string(),
+        };
+        let field = if features.boosts { f.weighted } else { f.flat };
+        let section_q = self.restrict(
+            query::build(f, field, question, features),
+            KIND_SECTION,
+            scope,
+        );
+
+        // How well each page as a whole matches, relative to the best page.
+        let mut page_scores: HashMap<u64, f32> = HashMap::new();
+        if features.pages {
+            let page_features = Features {
+                keys: false,
+                ..features
+            };
+            let page_q = self.restrict(
+                query::build(f, f.weighted, question, page_features),
+                KIND_PAGE,
+                scope,
+            );
+            let pages = searcher
+                .search(
+                    &page_q,
+                    &TopDocs::with_limit(PAGES_CONSIDERED).order_by_score(),
+                )
+                .map_err(err)?;
+            let best = pages
+                .first()
+                .map_or(1.0, |(s, _)| *s)
+                .max(f32::MIN_POSITIVE);
+            for (score, addr) in pages {
+                let ids = searcher
+                    .segment_reader(addr.segment_ord)
+                    .fast_fields()
+                    .u64("page_id")
+                    .map_err(err)?
+                    .first_or_default_col(0);
+                page_scores.insert(ids.get_val(addr.doc_id), score / best);
+            }
+        }
+        let page_scores = Arc::new(page_scores);
+        let use_priors = features.priors;
+        let intent = if features.intent {
+            query::intent_of(question)
+        } else {
+            Intent::Other
+        };
+        let candidates = if features.coverage {
+            limit.max(COVERAGE_CANDIDATES)
+        } else {
+            limit.max(1)
+        };
+        let collector =
+            TopDocs::with_limit(candidates).tweak_score(move |segment: &SegmentReader| {
+                let ff = segment.fast_fields();
+                let ids = ff.u64("page_id").map(|c| c.first_or_default_col(0)).ok();
+                let priors = ff.f64("prior").map(|c| c.first_or_default_col(1.0)).ok();
+                let classes = ff.u64("class").map(|c| c.first_or_default_col(0)).ok();
+                let page_scores = page_scores.clone();
+                move |doc: DocId, score: Score| {
+                    let page = ids
+                        .as_ref()
+                        .and_then(|c| page_scores.get(&c.get_val(doc)))
+                        .copied()
+                        .unwrap_or(0.0);
+                    let prior = match (&priors, use_priors) {
+                        (Some(p), true) => p.get_val(doc) as f32,
+                        _ => 1.0,
+                    };
+                    let class = classes.as_ref().map_or(0, |c| c.get_val(doc));
+                    let intent_boost = match intent {
+                        Intent::HowTo if class == SectionClass::HowTo as u64 => INTENT_BOOST,
+                        Intent::ConfigKey if class == SectionClass::ConfigOption as u64 => {
+                            KEY_INTENT_BOOST
+                        }
+                        _ => 1.0,
+                    };
+                    score * (1.0 + PAGE_WEIGHT * page) * prior * intent_boost
+                }
+            });
+        let mut top = searcher.search(&section_q, &collector).map_err(err)?;
+        if features.coverage {
+            let terms = query::content_terms(question, false);
+            let covered = coverage(&searcher, field, &terms, &top).map_err(err)?;
+            for ((score, _), c) in top.iter_mut().zip(covered) {
+                *score *= c.powf(COVERAGE_EXPONENT);
+            }
+            top.sort_by(|a, b| b.0.total_cmp(&a.0));
+            top.truncate(limit.max(1));
+        }
+        let mut hits = Vec::with_capacity(top.len());
+        for (i, (score, addr)) in top.into_iter().enumerate() {
+            let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
+            let text = |field| {
+                d.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let doc_path = text(f.doc_path);
+            hits.push(Hit {
+                rank: i + 1,
+                score,
+                collection: Collection::parse(&text(f.collection)).unwrap_or(Collection::Docs),
+                url: text(f.url),
+                doc_path: (!doc_path.is_empty()).then_some(doc_path),
+                title: text(f.title),
+                section: text(f.section),
+                text: text(f.markdown),
+            });
+        }
+        Ok(hits)
+    }
+
+    #[allow(clippy::unused_self)]
+    fn restrict(&self, q: Box<dyn Query>, kind: &str, scope: Scope) -> Box<dyn Query> {
+        let f = &self.fields;
+        let exact = |field, value: &str| -> Box<dyn Query> {
+            let t = TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            );
+            Box::new(ConstScoreQuery::new(Box::new(t), 0.0))
+        };
+        let mut clauses = vec![(Occur::Must, q), (Occur::Must, exact(f.kind, kind))];
+        if let Some(c) = scope.collection() {
+            clauses.push((Occur::Must, exact(f.collection, c.as_str())));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+}
+
+/// For each hit, the share of the question's words (each a group of a word and its
+/// synonyms) that occur in its `field`.
+fn coverage(
+    searcher: &tantivy::Searcher,
+    field: tantivy::schema::Field,
+    words: &[Vec<String>],
+    hits: &[(Score, tantivy::DocAddress)],
+) -> tantivy::Result<Vec<f32>> {
+    if words.is_empty() {
+        return Ok(vec![1.0; hits.len()]);
+    }
+    let mut by_segment: HashMap<u32, Vec<(DocId, usize)>> = HashMap::new();
+    for (i, (_, addr)) in hits.iter().enumerate() {
+        by_segment
+            .entry(addr.segment_ord)
+            .or_default()
+            .push((addr.doc_id, i));
+    }
+    let mut covered = vec![vec![false; words.len()]; hits.len()];
+    for (seg, mut docs) in by_segment {
+        docs.sort_unstable();
+        let inverted = searcher.segment_reader(seg).inverted_index(field)?;
+        for (w, group) in words.iter().enumerate() {
+            for t in group {
+                let term = Term::from_field_text(field, t);
+                let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
+                else {
+                    continue;
+                };
+                for &(doc, i) in &docs {
+                    if postings.doc() <= doc && postings.seek(doc) == doc {
+                        covered[i][w] = true;
+                    }
+                }
+            }
+        }
+    }
+    Ok(covered
+        .into_iter()
+        .map(|c| c.iter().filter(|x| **x).count() as f32 / words.len() as f32)
+        .collect())
+}
