@@ -91,7 +91,11 @@ fn myst_doc() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // 48 cases in `make test`; INCUS_AI_FUZZ_CASES=5000 for a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("INCUS_AI_FUZZ_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn the_html_extractor_never_panics_and_stays_bounded(html in html_doc()) {
