@@ -4,7 +4,7 @@ BIN   := target/release/incus-ai
 # The site's own notes indexed as the `local` collection.
 NOTES ?= corpus
 
-.PHONY: setup build run test eval bench clean
+.PHONY: setup build run test test-unprivileged eval bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -18,10 +18,16 @@ build:
 run: setup build
 	$(BIN) refresh --local $(NOTES)
 
-# fmt check, clippy with warnings denied, all tests (unit and integration).
+# fmt check, clippy with warnings denied, the import rules, all tests (unit and integration,
+# the live-cluster test included: it needs root). Without root: `make test-unprivileged`.
 test: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
+	bash scripts/check-layout.sh
+	$(CARGO) test --locked -- --include-ignored
+
+# Every test but the live cluster one (no root needed).
+test-unprivileged:
 	$(CARGO) test --locked
 
 # Retrieval quality on ../shared/eval/dev.jsonl (fails below the targets).

@@ -19,8 +19,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use incus_ai::diagnosis::checks::Settings;
 use incus_ai::config::CrawlConfig;
+use incus_ai::diagnosis::checks::Settings;
 use incus_ai::diagnosis::incus::{Client, Endpoint, Target};
 use incus_ai::knowledge::index::{Scope, Searcher, build};
 use incus_ai::knowledge::mirror::{self, MirrorOptions};
@@ -232,9 +232,10 @@ impl DoctorRuns {
             // A fresh client each run, as each `incus-ai doctor` starts with one.
             let client = local_client(socket);
             let t = Instant::now();
-            let (report, _) = incus_ai::diagnosis::doctor::run(&client, None, Settings::default(), None)
-                .await
-                .expect("doctor");
+            let (report, _) =
+                incus_ai::diagnosis::doctor::run(&client, None, Settings::default(), None)
+                    .await
+                    .expect("doctor");
             out.times.push(t.elapsed());
             out.requests = report.requests;
             out.findings = report.findings.len();
@@ -531,16 +532,17 @@ async fn export_bench(data: &DataDir, mirror_opts: &MirrorOptions) {
     );
 
     // AIChat building the same knowledge base itself: same files, same endpoint, its own splitter.
-    let rag: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(dir.path().join("rags/incus.yaml")).unwrap())
-            .unwrap();
+    let rag: serde_norway::Value = serde_norway::from_str(
+        &std::fs::read_to_string(dir.path().join("rags/incus.yaml")).unwrap(),
+    )
+    .unwrap();
     let own = serde_json::json!({
         "embedding_model": "local:stub-embed", "chunk_size": 1500, "chunk_overlap": 75, "reranker_model": null,
         "top_k": 4, "batch_size": 64, "next_file_id": 0, "document_paths": rag["document_paths"], "files": {}, "vectors": {}
     });
     std::fs::write(
         dir.path().join("rags/selfbuilt.yaml"),
-        serde_yaml::to_string(&own).unwrap(),
+        serde_norway::to_string(&own).unwrap(),
     )
     .unwrap();
     state.clear();
@@ -553,7 +555,7 @@ async fn export_bench(data: &DataDir, mirror_opts: &MirrorOptions) {
         return;
     }
     let calls = state.requests("/embeddings").len();
-    let built: serde_yaml::Value = serde_yaml::from_str(
+    let built: serde_norway::Value = serde_norway::from_str(
         &std::fs::read_to_string(dir.path().join("rags/selfbuilt.yaml")).unwrap(),
     )
     .unwrap();

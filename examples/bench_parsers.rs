@@ -146,7 +146,11 @@ fn main() {
     );
     html_case(
         "HTML: 400 nested tables",
-        &article(&format!("{}x{}", "<table><tr><td>".repeat(400), "</td></tr></table>".repeat(400))),
+        &article(&format!(
+            "{}x{}",
+            "<table><tr><td>".repeat(400),
+            "</td></tr></table>".repeat(400)
+        )),
     );
     html_case(
         "HTML: 400 nested tab sets",

@@ -139,8 +139,8 @@ async fn aichat_answers_from_the_exported_rag_without_rebuilding_it() {
 
     // The files are what AIChat reads: integer file keys, one vector per chunk, documents
     // that point at the mirrored markdown with its exact hash.
-    let rag: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(w.rag("incus")).unwrap()).unwrap();
+    let rag: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(w.rag("incus")).unwrap()).unwrap();
     let files = rag["files"].as_mapping().unwrap();
     assert!(files.keys().all(|k| k.is_u64()));
     let vectors = rag["vectors"].as_mapping().unwrap();
@@ -219,8 +219,8 @@ async fn aichat_answers_from_the_exported_rag_without_rebuilding_it() {
     let a = w.aichat(&["--rag", "incus", "--rebuild-rag"]).await;
     assert_eq!(a.code, 0, "{}\n{}", a.stdout, a.stderr);
     assert_eq!(w.state.requests("/embeddings").len(), 0, "{}", a.stdout);
-    let after: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(w.rag("incus")).unwrap()).unwrap();
+    let after: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(w.rag("incus")).unwrap()).unwrap();
     assert_eq!(after["files"].as_mapping().unwrap().len(), files.len());
 }
 

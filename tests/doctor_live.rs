@@ -167,6 +167,7 @@ fn fingerprint(pem: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs root and starts a real 3-member Incus cluster; `make test` runs it (cargo test -- --include-ignored)"]
 fn doctor_on_a_real_cluster() {
     let cluster = Cluster::up();
     let env = Env::new();

@@ -1092,7 +1092,7 @@ Three members in rack 4.
 fn rag_dimensions(path: &Path) -> Vec<usize> {
     use base64::Engine;
     let text = std::fs::read_to_string(path).unwrap();
-    let v: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let v: serde_norway::Value = serde_norway::from_str(&text).unwrap();
     let mut dims: Vec<usize> = v["vectors"]
         .as_mapping()
         .unwrap()

@@ -76,7 +76,7 @@ pub fn install(
         .map(PathBuf::from)
         .unwrap_or_else(|| paths.config_dir.join("functions"));
     let dir = functions.join("agents").join(name);
-    let index = serde_yaml::to_string(&json!({
+    let index = serde_norway::to_string(&json!({
         "name": name,
         "description": "Diagnoses the Incus cluster from its live state and the Incus docs (read-only).",
         "version": env!("CARGO_PKG_VERSION"),

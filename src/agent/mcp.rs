@@ -205,47 +205,7 @@ where
             }
         }
     });
-    let guard_pending = pending.clone();
-    let guard = async move {
-        let pending = guard_pending;
-        let mut to_rmcp = to_rmcp;
-        let mut reader = BufReader::new(input);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = read_line_capped(&mut reader, &mut line, MAX_MESSAGE_BYTES).await?;
-            if n == 0 {
-                break;
-            }
-            if line.len() > MAX_MESSAGE_BYTES {
-                let msg = format!("invalid request: longer than {MAX_MESSAGE_BYTES} bytes");
-                let _ = lines_tx.send(rpc_error(&Value::Null, -32600, &msg)).await;
-                continue;
-            }
-            let body = line.strip_suffix(b"\n").unwrap_or(&line);
-            let body = body.strip_suffix(b"\r").unwrap_or(body);
-            match screen(body) {
-                Ok(()) => {
-                    if let Ok(v) = serde_json::from_slice::<Value>(body)
-                        && v.get("method").is_some()
-                        && let Some(id) = v.get("id").filter(|i| !i.is_null())
-                    {
-                        pending
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(id.to_string());
-                    }
-                    to_rmcp.write_all(body).await?;
-                    to_rmcp.write_all(b"\n").await?;
-                }
-                Err(Some(answer)) => {
-                    let _ = lines_tx.send(answer).await;
-                }
-                Err(None) => {}
-            }
-        }
-        Ok::<(), std::io::Error>(())
-    };
+    let guard = guard(input, to_rmcp, lines_tx, pending.clone());
     // rmcp's handshake waits for `initialize`, which only the guard can pass on.
     let guard = tokio::spawn(guard);
     let service = match Server::new(toolbox).serve((rmcp_in, rmcp_out)).await {
@@ -276,6 +236,51 @@ where
     let _ = forward.await;
     let _ = writer.await;
     guarded
+}
+
+/// Reads the client's lines: answers the bad ones itself, passes the good ones to rmcp and
+/// notes the ids of the requests among them in `pending`.
+async fn guard<R: AsyncRead + Unpin>(
+    input: R,
+    mut to_rmcp: tokio::io::DuplexStream,
+    lines_tx: mpsc::Sender<String>,
+    pending: Arc<std::sync::Mutex<HashSet<String>>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(input);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = read_line_capped(&mut reader, &mut line, MAX_MESSAGE_BYTES).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if line.len() > MAX_MESSAGE_BYTES {
+            let msg = format!("invalid request: longer than {MAX_MESSAGE_BYTES} bytes");
+            let _ = lines_tx.send(rpc_error(&Value::Null, -32600, &msg)).await;
+            continue;
+        }
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        match screen(body) {
+            Ok(()) => {
+                if let Ok(v) = serde_json::from_slice::<Value>(body)
+                    && v.get("method").is_some()
+                    && let Some(id) = v.get("id").filter(|i| !i.is_null())
+                {
+                    pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id.to_string());
+                }
+                to_rmcp.write_all(body).await?;
+                to_rmcp.write_all(b"\n").await?;
+            }
+            Err(Some(answer)) => {
+                let _ = lines_tx.send(answer).await;
+            }
+            Err(None) => {}
+        }
+    }
 }
 
 /// Reads one line (through `\n`) into `buf`, keeping at most `max + 1` bytes of it (the

@@ -170,7 +170,11 @@ impl Session {
     async fn findings_and_docs(
         &mut self,
         question: &str,
-    ) -> (Vec<Finding>, Vec<crate::diagnosis::checks::DocLink>, Option<String>) {
+    ) -> (
+        Vec<Finding>,
+        Vec<crate::diagnosis::checks::DocLink>,
+        Option<String>,
+    ) {
         let (mut findings, note) = match self.toolbox.state().await {
             Ok(st) => {
                 let subj: Vec<String> = subjects(question, Some(st))
@@ -320,41 +324,8 @@ impl Session {
                 "content": if reply.content.is_empty() { Value::Null } else { json!(reply.content) },
                 "tool_calls": reply.tool_calls.iter().map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}})).collect::<Vec<_>>(),
             }));
-            for call in &reply.tool_calls {
-                let args: Value =
-                    serde_json::from_str(&self.unmask(&call.arguments)).unwrap_or(Value::Null);
-                let key = (call.name.clone(), args.clone());
-                let (output, refused, truncated) = if let Some(i) =
-                    seen.iter().position(|k| *k == key)
-                {
-                    (
-                        format!(
-                            "refused: this exact call ({} {}) was already made; use its result above (call {} of this question)",
-                            call.name,
-                            call.arguments.chars().take(200).collect::<String>(),
-                            i + 1
-                        ),
-                        true,
-                        false,
-                    )
-                } else {
-                    seen.push(key);
-                    let out = self.toolbox.call_output(&call.name, &args).await;
-                    (out.text, false, out.truncated)
-                };
-                if truncated {
-                    notes.push(format!("output of {} was truncated", call.name));
-                }
-                records.push(CallRecord {
-                    tool: call.name.clone(),
-                    arguments: call.arguments.chars().take(500).collect(),
-                    refused,
-                    truncated,
-                });
-                let output = self.mask(&output);
-                self.history
-                    .push(json!({"role": "tool", "tool_call_id": call.id, "content": output}));
-            }
+            self.run_calls(&reply.tool_calls, &mut seen, &mut records, &mut notes)
+                .await;
         };
         let answer = self.unmask(&answer);
         if !stream {
@@ -370,6 +341,53 @@ impl Session {
             findings: Vec::new(),
             docs: Vec::new(),
         })
+    }
+}
+
+impl Session {
+    /// Runs the model's tool calls (a repeated identical call is refused) and adds their
+    /// results to the history.
+    async fn run_calls(
+        &mut self,
+        calls: &[llm::ToolCall],
+        seen: &mut Vec<(String, Value)>,
+        records: &mut Vec<CallRecord>,
+        notes: &mut Vec<String>,
+    ) {
+        for call in calls {
+            let args: Value =
+                serde_json::from_str(&self.unmask(&call.arguments)).unwrap_or(Value::Null);
+            let key = (call.name.clone(), args.clone());
+            let (output, refused, truncated) = match seen.iter().position(|k| *k == key) {
+                Some(i) => (
+                    format!(
+                        "refused: this exact call ({} {}) was already made; use its result above (call {} of this question)",
+                        call.name,
+                        call.arguments.chars().take(200).collect::<String>(),
+                        i + 1
+                    ),
+                    true,
+                    false,
+                ),
+                None => {
+                    seen.push(key);
+                    let out = self.toolbox.call_output(&call.name, &args).await;
+                    (out.text, false, out.truncated)
+                }
+            };
+            if truncated {
+                notes.push(format!("output of {} was truncated", call.name));
+            }
+            records.push(CallRecord {
+                tool: call.name.clone(),
+                arguments: call.arguments.chars().take(500).collect(),
+                refused,
+                truncated,
+            });
+            let output = self.mask(&output);
+            self.history
+                .push(json!({"role": "tool", "tool_call_id": call.id, "content": output}));
+        }
     }
 }
 

@@ -167,7 +167,7 @@ impl AichatConfig {
     /// Reads `config.yaml`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<AichatConfig, AichatError> {
         let mut cfg: AichatConfig = match std::fs::read_to_string(path) {
-            Ok(text) => serde_yaml::from_str(&text).map_err(|e| AichatError::Config {
+            Ok(text) => serde_norway::from_str(&text).map_err(|e| AichatError::Config {
                 path: path.to_path_buf(),
                 detail: e.to_string().replace('\n', " "),
             })?,

@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit, print_json};
 use crate::agent::llm::{Llm, LlmError};
-use crate::config::LlmConfig;
 use crate::agent::tools::Toolbox;
 use crate::agent::{AnswerMode, Limits, Session};
+use crate::config::LlmConfig;
 
 /// Options of `ask`.
 #[derive(Debug, clap::Args)]

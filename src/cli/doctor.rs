@@ -20,7 +20,6 @@ pub struct Args {
     pub json: bool,
 }
 
-
 /// The human rendering.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();

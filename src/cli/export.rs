@@ -128,7 +128,8 @@ fn agent(ctx: &Context, args: &AgentArgs) -> Result<u8, Failure> {
         )
     })?;
     let data = std::path::absolute(&ctx.data.root).unwrap_or(ctx.data.root.clone());
-    let report = crate::agent::aichat_agent::install(&args.name, &exe, &data, args.remote.as_deref())?;
+    let report =
+        crate::agent::aichat_agent::install(&args.name, &exe, &data, args.remote.as_deref())?;
     if args.json {
         print_json(&report);
     } else if !ctx.quiet {

@@ -21,7 +21,7 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let state = gather(&client, &GatherOptions::default()).await?;
     let text = crate::diagnosis::snapshot::render(
         &state,
-        &crate::util::text::date_time(crate::diagnosis::checks::support::now()),
+        &crate::util::time::date_time(crate::util::time::now()),
     );
     let dir = args.out.clone().unwrap_or_else(|| ctx.data.notes());
     std::fs::create_dir_all(&dir).map_err(|e| {

@@ -9,15 +9,7 @@ use crate::diagnosis::incus::api::ConfigMap;
 use crate::diagnosis::redact;
 
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let _ = writeln!(out, "|{}", " --- |".repeat(header.len()));
-    for r in rows {
-        let cells: Vec<String> = r
-            .iter()
-            .map(|c| c.replace('|', "\\|").replace('\n', " "))
-            .collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
-    }
+    out.push_str(&crate::knowledge::markdown::table(header, rows));
     out.push('\n');
 }
 
@@ -38,25 +30,16 @@ fn gib(b: u64) -> String {
     format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
 }
 
-/// Renders the snapshot; `taken` is a human timestamp.
-pub fn render(st: &ClusterState, taken: &str) -> String {
-    let mut out = String::new();
+/// The "server" section.
+fn server(out: &mut String, st: &ClusterState) {
     let env = st
         .server
         .as_ref()
         .map(|s| s.environment.clone())
         .unwrap_or_default();
-    let _ = writeln!(out, "# Incus installation: {}\n", st.remote);
-    let _ = writeln!(
-        out,
-        "Snapshot taken {taken} by `incus-ai snapshot` (read-only). Values that can hold secrets \
-         (passwords, keys, tokens, environment variables, cloud-init data) are shown as `{}`.\n",
-        redact::REDACTED
-    );
-
     out.push_str("## Server\n\n");
     table(
-        &mut out,
+        out,
         &["Fact", "Value"],
         &[
             vec!["Incus version".into(), env.server_version.clone()],
@@ -69,13 +52,16 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
     );
     out.push_str("### Server configuration\n\n");
     config_table(
-        &mut out,
+        out,
         &st.server
             .as_ref()
             .map(|s| s.config.clone())
             .unwrap_or_default(),
     );
+}
 
+/// The "members" section.
+fn members(out: &mut String, st: &ClusterState) {
     if !st.members.is_empty() {
         out.push_str("## Cluster members and roles\n\n");
         let rows: Vec<Vec<String>> = st
@@ -98,7 +84,7 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
             })
             .collect();
         table(
-            &mut out,
+            out,
             &[
                 "Member",
                 "Address",
@@ -111,7 +97,10 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
             &rows,
         );
     }
+}
 
+/// The "pools" section.
+fn pools(out: &mut String, st: &ClusterState) {
     out.push_str("## Storage pools\n\n");
     for p in &st.pools {
         let _ = writeln!(out, "### Storage pool {}\n", p.name);
@@ -146,11 +135,14 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
             })
             .collect();
         if !usage.is_empty() {
-            table(&mut out, &["Member", "Used", "Total", "Used %"], &usage);
+            table(out, &["Member", "Used", "Total", "Used %"], &usage);
         }
-        config_table(&mut out, &p.config);
+        config_table(out, &p.config);
     }
+}
 
+/// The "networks" section.
+fn networks(out: &mut String, st: &ClusterState) {
     out.push_str("## Networks\n\n");
     if st.networks.is_empty() {
         out.push_str("No managed networks.\n\n");
@@ -164,9 +156,12 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
             n.status,
             n.used_by.len()
         );
-        config_table(&mut out, &n.config);
+        config_table(out, &n.config);
     }
+}
 
+/// The "profiles" section.
+fn profiles(out: &mut String, st: &ClusterState) {
     out.push_str("## Profiles\n\n");
     for p in &st.profiles {
         let project = if p.project.is_empty() {
@@ -175,7 +170,7 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
             p.project.as_str()
         };
         let _ = writeln!(out, "### Profile {} (project {project})\n", p.name);
-        config_table(&mut out, &p.config);
+        config_table(out, &p.config);
         if !p.devices.is_empty() {
             let rows: Vec<Vec<String>> = p
                 .devices
@@ -188,14 +183,17 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
                     vec![name.clone(), props.join(", ")]
                 })
                 .collect();
-            table(&mut out, &["Device", "Properties"], &rows);
+            table(out, &["Device", "Properties"], &rows);
         }
     }
+}
 
+/// The "projects" section.
+fn projects(out: &mut String, st: &ClusterState) {
     out.push_str("## Projects and limits\n\n");
     for p in &st.projects {
         let _ = writeln!(out, "### Project {}\n", p.name);
-        config_table(&mut out, &p.config);
+        config_table(out, &p.config);
         if let Some(state) = st.project_states.get(&p.name) {
             let rows: Vec<Vec<String>> = state
                 .resources
@@ -204,11 +202,14 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
                 .map(|(k, r)| vec![k.clone(), r.usage.to_string(), r.limit.to_string()])
                 .collect();
             if !rows.is_empty() {
-                table(&mut out, &["Resource", "Usage", "Limit"], &rows);
+                table(out, &["Resource", "Usage", "Limit"], &rows);
             }
         }
     }
+}
 
+/// The "instances" section.
+fn instances(out: &mut String, st: &ClusterState) {
     out.push_str("## Instances per member\n\n");
     let mut by_member: BTreeMap<&str, Vec<Vec<String>>> = BTreeMap::new();
     for i in &st.instances {
@@ -228,10 +229,28 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
     for (m, rows) in by_member {
         let _ = writeln!(out, "### Instances on {m}\n");
         table(
-            &mut out,
+            out,
             &["Instance", "Project", "Type", "Status", "Profiles"],
             &rows,
         );
+    }
+}
+
+/// Renders the snapshot (one section per kind of object); `taken` is a human timestamp.
+pub fn render(st: &ClusterState, taken: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Incus installation: {}\n", st.remote);
+    let _ = writeln!(
+        out,
+        "Snapshot taken {taken} by `incus-ai snapshot` (read-only). Values that can hold secrets \
+         (passwords, keys, tokens, environment variables, cloud-init data) are shown as `{}`.\n",
+        redact::REDACTED
+    );
+
+    for section in [
+        server, members, pools, networks, profiles, projects, instances,
+    ] {
+        section(&mut out, st);
     }
     out
 }

@@ -147,7 +147,6 @@ impl Builder {
     }
 }
 
-
 /// GitHub-style slug for headings without an explicit anchor.
 pub fn slugify(s: &str) -> String {
     let mut out = String::new();
@@ -222,35 +221,16 @@ impl Page {
                     let Some((level, id, is_key, title)) = in_heading.take() else {
                         continue;
                     };
-                    let title = collapse_ws(&title);
-                    if let Some(b) = cur.take() {
-                        let s = b.finish(body, heading_start);
-                        if !s.text.is_empty() || !s.code.is_empty() {
-                            sections.push(s);
-                        }
-                    }
-                    while stack.last().is_some_and(|(l, _)| *l >= level) {
-                        stack.pop();
-                    }
-                    if level == 1 && meta.title.is_empty() {
-                        meta.title = title.clone();
-                    }
-                    stack.push((level, title.clone()));
-                    let mut breadcrumb: Vec<String> =
-                        stack.iter().map(|(_, t)| t.clone()).collect();
-                    if level > 1 && !meta.title.is_empty() && stack[0].0 > 1 {
-                        breadcrumb.insert(0, meta.title.clone());
-                    }
-                    let anchor = id.or_else(|| Some(slugify(&title)).filter(|s| !s.is_empty()));
-                    cur = Some(Builder {
-                        anchor,
+                    let heading = Heading {
                         level,
-                        breadcrumb,
-                        start: range.end,
-                        text: String::new(),
-                        code: String::new(),
-                        keys: if is_key { vec![title] } else { Vec::new() },
-                    });
+                        id,
+                        is_key,
+                        title: collapse_ws(&title),
+                    };
+                    if let Some(b) = cur.take() {
+                        push_section(&mut sections, b.finish(body, heading_start));
+                    }
+                    cur = Some(open_section(&mut meta, &mut stack, heading, range.end));
                 }
                 Event::Start(Tag::CodeBlock(kind)) => {
                     in_code = true;
@@ -295,12 +275,56 @@ impl Page {
             }
         }
         if let Some(b) = cur.take() {
-            let s = b.finish(body, body.len());
-            if !s.text.is_empty() || !s.code.is_empty() {
-                sections.push(s);
-            }
+            push_section(&mut sections, b.finish(body, body.len()));
         }
         Page { meta, sections }
+    }
+}
+
+/// A heading just read: its level, explicit anchor, whether it defines a config key, text.
+struct Heading {
+    level: u8,
+    id: Option<String>,
+    is_key: bool,
+    title: String,
+}
+
+/// Keeps a section that has any text or code.
+fn push_section(sections: &mut Vec<Section>, s: Section) {
+    if !s.text.is_empty() || !s.code.is_empty() {
+        sections.push(s);
+    }
+}
+
+/// Starts the section of heading `h`, whose body begins at `start`: its breadcrumb from the
+/// headings above it (the page title first), its anchor (explicit, else a slug).
+fn open_section(
+    meta: &mut PageMeta,
+    stack: &mut Vec<(u8, String)>,
+    h: Heading,
+    start: usize,
+) -> Builder {
+    while stack.last().is_some_and(|(l, _)| *l >= h.level) {
+        stack.pop();
+    }
+    if h.level == 1 && meta.title.is_empty() {
+        meta.title = h.title.clone();
+    }
+    stack.push((h.level, h.title.clone()));
+    let mut breadcrumb: Vec<String> = stack.iter().map(|(_, t)| t.clone()).collect();
+    if h.level > 1 && !meta.title.is_empty() && stack[0].0 > 1 {
+        breadcrumb.insert(0, meta.title.clone());
+    }
+    let anchor =
+        h.id.or_else(|| Some(slugify(&h.title)).filter(|s| !s.is_empty()));
+    Builder {
+        anchor,
+        level: h.level,
+        breadcrumb,
+        start,
+        text: String::new(),
+        code: String::new(),
+        keys: if h.is_key { vec![h.title] } else { Vec::new() },
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod document;
 pub mod index;
+pub mod markdown;
 pub mod mirror;
 pub mod sources;
 
@@ -10,9 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// The two collections of pages: the Incus documentation and the site's own notes (with the
 /// installation snapshot). Each has its mirror, its part of the index and its RAG file.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Collection {
     /// The Incus documentation.

@@ -9,3 +9,4 @@ pub mod out;
 pub mod paths;
 pub mod progress;
 pub mod text;
+pub mod time;

@@ -341,12 +341,9 @@ impl StaticFiles {
 
 /// RFC 7231 date for a Unix time.
 pub fn httpdate(secs: u64) -> String {
-    let days = secs / 86400;
-    let (h, m, s) = ((secs % 86400) / 3600, (secs % 3600) / 60, secs % 60);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let (y, mo, d) = incus_ai::util::text::civil_from_days(days as i64);
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(mo - 1) as usize];
-    format!("{weekday}, {d:02} {month} {y} {h:02}:{m:02}:{s:02} GMT")
+    let t = time::OffsetDateTime::from_unix_timestamp(secs as i64).unwrap();
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.format(&format).unwrap()
 }

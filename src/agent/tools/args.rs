@@ -302,14 +302,19 @@ mod tests {
 
     #[test]
     fn arguments_are_checked_as_they_are_decoded() {
-        let ok: GetInstance = serde_json::from_value(json!({"name": "c1", "project": null})).unwrap();
+        let ok: GetInstance =
+            serde_json::from_value(json!({"name": "c1", "project": null})).unwrap();
         assert_eq!(ok.name.0, "c1");
         assert!(ok.project.is_none());
         for bad in ["../../1.0", "", "a/b", "-x", &"x".repeat(64)] {
             let e = serde_json::from_value::<GetMember>(json!({"name": bad})).unwrap_err();
-            assert!(e.to_string().contains("not a valid Incus name"), "{bad}: {e}");
+            assert!(
+                e.to_string().contains("not a valid Incus name"),
+                "{bad}: {e}"
+            );
         }
-        let e = serde_json::from_value::<SearchDocs>(json!({"query": "q".repeat(501)})).unwrap_err();
+        let e =
+            serde_json::from_value::<SearchDocs>(json!({"query": "q".repeat(501)})).unwrap_err();
         assert!(e.to_string().contains("longer than"), "{e}");
         let s: SearchDocs = serde_json::from_value(json!({"query": "q", "limit": "5"})).unwrap();
         assert_eq!(clamp(s.limit, 4, 8), 5);
@@ -323,7 +328,10 @@ mod tests {
     fn schemas_are_plain_objects_with_their_constraints() {
         let s = schema_of::<ListInstances>();
         assert_eq!(s["type"], "object");
-        assert_eq!(s["properties"]["member"]["pattern"], "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$");
+        assert_eq!(
+            s["properties"]["member"]["pattern"],
+            "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+        );
         assert_eq!(s["properties"]["limit"]["maximum"], 200);
         assert!(!s.to_string().contains("$ref"), "{s}");
         let s = schema_of::<NoArgs>();
@@ -332,11 +340,21 @@ mod tests {
         let s = schema_of::<GetMember>();
         assert_eq!(s["required"], json!(["name"]));
         // One type word everywhere, as AIChat reads declarations.
-        for s in [schema_of::<SearchDocs>(), schema_of::<ListInstances>(), schema_of::<ListWarnings>()] {
+        for s in [
+            schema_of::<SearchDocs>(),
+            schema_of::<ListInstances>(),
+            schema_of::<ListWarnings>(),
+        ] {
             let text = s.to_string();
-            assert!(!text.contains("null") && !text.contains("[\"string\""), "{text}");
+            assert!(
+                !text.contains("null") && !text.contains("[\"string\""),
+                "{text}"
+            );
             assert_eq!(s["properties"]["collection"].get("anyOf"), None);
         }
-        assert_eq!(schema_of::<SearchDocs>()["properties"]["collection"]["enum"], json!(["docs", "local", "all"]));
+        assert_eq!(
+            schema_of::<SearchDocs>()["properties"]["collection"]["enum"],
+            json!(["docs", "local", "all"])
+        );
     }
 }

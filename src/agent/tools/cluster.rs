@@ -8,7 +8,9 @@ use super::{Answer, Toolbox};
 use crate::diagnosis::checks::Settings;
 
 pub async fn overview(tb: &mut Toolbox, _: NoArgs) -> Answer {
-    Ok(json!(crate::diagnosis::status::summarize(tb.state().await?)))
+    Ok(json!(crate::diagnosis::status::summarize(
+        tb.state().await?
+    )))
 }
 
 pub async fn list_operations(tb: &mut Toolbox, _: NoArgs) -> Answer {
@@ -109,8 +111,11 @@ pub async fn list_projects(tb: &mut Toolbox, _: NoArgs) -> Answer {
 
 pub async fn run_checks(tb: &mut Toolbox, a: RunChecks) -> Answer {
     let member = a.member.map(|m| m.0);
-    let mut findings =
-        crate::diagnosis::doctor::diagnose(tb.state().await?, Settings::default(), member.as_deref());
+    let mut findings = crate::diagnosis::doctor::diagnose(
+        tb.state().await?,
+        Settings::default(),
+        member.as_deref(),
+    );
     if let Some(s) = tb.searcher() {
         crate::diagnosis::doctor::attach_docs(&mut findings, s);
     }

@@ -278,7 +278,11 @@ mod tests {
         let mut t = Toolbox::new(None, None);
         let out = t.call_output("delete_instance", &json!({})).await;
         assert!(out.is_error && out.text.starts_with("error: unknown tool"));
-        assert!(t.call("get_member", &json!("m1")).await.contains("JSON object"));
+        assert!(
+            t.call("get_member", &json!("m1"))
+                .await
+                .contains("JSON object")
+        );
         assert!(
             t.call("get_member", &json!({"name": "../../1.0/cluster"}))
                 .await

@@ -67,7 +67,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 } else {
                     format!("{name}.certificate")
                 },
-                format!("CN={cn}, not after {}", crate::util::text::date(not_after)),
+                format!("CN={cn}, not after {}", crate::util::time::date(not_after)),
             ))
             .docs_about(if kind == "client" || kind == "metrics" {
                 "authentication trusted certificates add certificate"

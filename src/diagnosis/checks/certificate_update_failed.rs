@@ -16,7 +16,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         .map(|w| {
             let member = if w.location.is_empty() { ctx.state.remote.as_str() } else { w.location.as_str() };
             Finding::new(CHECK.id, Severity::High, Kind::Certificate, "cluster", format!("The cluster certificate could not be updated on {member}"))
-                .on_member(&member)
+                .on_member(member)
                 .evidence(warning_evidence(w))
                 .explain(format!(
                     "A cluster certificate update did not reach {member}: {}. Members with the old certificate \

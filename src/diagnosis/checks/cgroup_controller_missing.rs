@@ -1,9 +1,9 @@
 //! `cgroup-controller-missing`: a cgroup controller the host lacks, reported only when an
 //! instance sets a limit that needs it (otherwise nothing depends on it).
 
-use crate::diagnosis::incus::api::{InstanceType};
 use super::support::{warning_evidence, warnings_of};
 use super::{Check, Context, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::InstanceType;
 
 /// (warning type, configuration keys whose limit the controller enforces).
 const CONTROLLERS: &[(&str, &[&str])] = &[
@@ -85,7 +85,8 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 .instances
                 .iter()
                 .filter(|i| {
-                    i.kind == InstanceType::Container && (i.location == member || i.location.is_empty())
+                    i.kind == InstanceType::Container
+                        && (i.location == member || i.location.is_empty())
                 })
                 .filter_map(|i| {
                     let key = i

@@ -1,9 +1,9 @@
 //! `database-quorum`: database voters online against the majority the cluster needs, clusters
 //! with too few voters to survive a failure, and a database that has lost its leader.
 
-use crate::diagnosis::incus::api::{MemberStatus};
 use super::support::heartbeat_failures;
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::MemberStatus;
 
 pub const CHECK: Check = Check {
     id: "database-quorum",
@@ -60,7 +60,8 @@ fn run(ctx: &Context) -> Vec<Finding> {
     // An Online member answers heartbeats now, whatever older warnings say (warnings raised
     // during an outage can outlive it, e.g. when the leader changed).
     let down = |m: &crate::diagnosis::incus::api::Member| {
-        m.status == MemberStatus::Offline || (m.status != MemberStatus::Online && !heartbeat_failures(st, m).is_empty())
+        m.status == MemberStatus::Offline
+            || (m.status != MemberStatus::Online && !heartbeat_failures(st, m).is_empty())
     };
     let online = voters.iter().filter(|m| !down(m)).count();
     let majority = voters.len() / 2 + 1;

@@ -268,7 +268,10 @@ impl Finding {
             line("project", p);
         }
         for e in &self.evidence {
-            line("evidence", &format!("{} {} = {}", e.endpoint, e.field, e.value));
+            line(
+                "evidence",
+                &format!("{} {} = {}", e.endpoint, e.field, e.value),
+            );
         }
         if !self.explanation.is_empty() {
             line("why", &self.explanation);

@@ -1,7 +1,7 @@
 //! `instance-error`: instances in the Error state, tied to the state of the member they are on.
 
-use crate::diagnosis::incus::api::{MemberStatus};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::MemberStatus;
 
 pub const CHECK: Check = Check {
     id: "instance-error",

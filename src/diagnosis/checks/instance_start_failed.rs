@@ -2,9 +2,9 @@
 //! Incus keeps finished operations for a few seconds only, so this sees starts that just
 //! failed; the agent can read an instance's log later.
 
-use crate::diagnosis::incus::api::{OperationStatus};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
 use crate::diagnosis::cluster::instance_of_url;
+use crate::diagnosis::incus::api::OperationStatus;
 
 pub const CHECK: Check = Check {
     id: "instance-start-failed",

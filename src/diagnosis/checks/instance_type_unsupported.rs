@@ -1,9 +1,9 @@
 //! `instance-type-unsupported`: an instance driver that does not work on a member, reported
 //! only when instances of that type exist (a cluster without VMs does not care about KVM).
 
-use crate::diagnosis::incus::api::InstanceType;
 use super::support::{warning_evidence, warnings_of};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::InstanceType;
 
 const WARNING: &str = "Instance type not operational";
 

@@ -1,7 +1,7 @@
 //! `member-blocked`: members that wait for the rest of the cluster to be upgraded.
 
-use crate::diagnosis::incus::api::{MemberStatus};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::MemberStatus;
 
 pub const CHECK: Check = Check {
     id: "member-blocked",

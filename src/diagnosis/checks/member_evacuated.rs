@@ -1,8 +1,8 @@
 //! `member-evacuated`: members in maintenance (evacuated, evacuating, restoring).
 
-use crate::diagnosis::incus::api::{MemberStatus, OperationStatus};
 use super::support::heartbeat_failures;
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::{MemberStatus, OperationStatus};
 
 pub const CHECK: Check = Check {
     id: "member-evacuated",

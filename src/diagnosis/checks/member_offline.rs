@@ -1,9 +1,9 @@
 //! `member-offline`: members the leader gets no heartbeat from, including evacuated members
 //! that died (they stay `Evacuated`; only the leader's failed heartbeats give them away).
 
-use crate::diagnosis::incus::api::{MemberStatus};
 use super::support::{heartbeat_failures, url_address, warning_evidence};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::MemberStatus;
 
 const WARNING: &str = "Offline cluster member";
 
@@ -20,8 +20,9 @@ fn run(ctx: &Context) -> Vec<Finding> {
         let address = url_address(&m.url);
         let heartbeat_failures = heartbeat_failures(st, m);
         let offline = m.status == MemberStatus::Offline;
-        let dead_in_maintenance =
-            m.status != MemberStatus::Offline && m.status != MemberStatus::Online && !heartbeat_failures.is_empty();
+        let dead_in_maintenance = m.status != MemberStatus::Offline
+            && m.status != MemberStatus::Online
+            && !heartbeat_failures.is_empty();
         if !offline && !dead_in_maintenance {
             continue;
         }
@@ -94,8 +95,14 @@ fn run(ctx: &Context) -> Vec<Finding> {
             ));
         out.push(f);
     }
-    // Online in the database, but its daemon does not answer (stopped or hung): the leader
-    // marks it offline only after cluster.offline_threshold.
+    out.extend(unresponsive(st));
+    out
+}
+
+/// Members online in the database whose daemon does not answer (stopped or hung): the leader
+/// marks them offline only after `cluster.offline_threshold`.
+fn unresponsive(st: &crate::diagnosis::cluster::ClusterState) -> Vec<Finding> {
+    let mut out = Vec::new();
     for (name, why) in &st.unresponsive_members {
         let Some(m) = st.member(name) else { continue };
         let address = url_address(&m.url);

@@ -1,7 +1,7 @@
 //! `operation-failed`: recently failed background tasks (failed starts are `instance-start-failed`).
 
-use crate::diagnosis::incus::api::{OperationStatus};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::OperationStatus;
 
 pub const CHECK: Check = Check {
     id: "operation-failed",

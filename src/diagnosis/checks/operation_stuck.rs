@@ -1,8 +1,8 @@
 //! `operation-stuck`: background tasks running for longer than they should.
 
-use crate::diagnosis::incus::api::{OperationStatus};
 use super::support::{human_duration, parse_time};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::OperationStatus;
 
 pub const CHECK: Check = Check {
     id: "operation-stuck",

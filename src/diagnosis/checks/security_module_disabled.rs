@@ -2,9 +2,9 @@
 //! (the tools are missing, or it was turned off by hand), or when privileged containers run
 //! without it; unprivileged containers are confined by user namespaces anyway.
 
-use crate::diagnosis::incus::api::{InstanceType};
 use super::support::{warning_evidence, warnings_of};
 use super::{Check, Context, Finding, Kind, Severity};
+use crate::diagnosis::incus::api::InstanceType;
 
 const APPARMOR: &str = "AppArmor support has been disabled";
 const SELINUX: &str = "SELinux support has been disabled";

@@ -4,61 +4,7 @@ use super::finding::Kind;
 use crate::diagnosis::cluster::ClusterState;
 use crate::diagnosis::incus::api::Warning;
 
-/// Parses an RFC 3339 time as Incus writes it (`2026-11-26T05:09:49.97Z`,
-/// `2026-11-26T05:09:49.970+02:00`) into Unix seconds.
-pub fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if s.len() < 19 {
-        return None;
-    }
-    let num = |a: usize, b: usize| s.get(a..b)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    let rest = &s[19..];
-    let tz = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
-    let offset = match tz {
-        "" | "Z" | "z" => 0,
-        t if (t.starts_with('+') || t.starts_with('-')) && t.len() >= 6 => {
-            let sign = if t.starts_with('-') { -1 } else { 1 };
-            let oh: i64 = t.get(1..3)?.parse().ok()?;
-            let om: i64 = t.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
-    };
-    if y < 1970 || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset)
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// Unix seconds now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// A short human duration: `3d 4h`, `12m`, `40s`.
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.abs();
-    match s {
-        s if s >= 86400 => format!("{}d {}h", s / 86400, (s % 86400) / 3600),
-        s if s >= 3600 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
-        s if s >= 60 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
+pub use crate::util::time::{human_duration, now, parse_rfc3339 as parse_time};
 
 /// What a warning is about, from its `entity_url` (the reporting member when empty).
 pub fn warning_subject(w: &Warning) -> (Kind, String, Option<String>) {
@@ -176,18 +122,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn incus_timestamps_parse() {
-        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_time("2026-11-26T05:09:49.97Z"), Some(1_795_669_789));
-        assert_eq!(
-            parse_time("2026-11-26T07:09:49.970+02:00"),
-            Some(1_795_669_789)
-        );
-        assert_eq!(parse_time("0001-01-01T00:00:00Z"), None);
-        assert_eq!(parse_time("garbage"), None);
-    }
-
-    #[test]
     fn warning_subjects_come_from_entity_urls() {
         let w = |url: &str| Warning {
             entity_url: url.into(),
@@ -203,11 +137,5 @@ mod tests {
             (Kind::Instance, "c1".into(), Some("dev".into()))
         );
         assert_eq!(warning_subject(&w("")), (Kind::Server, "m1".into(), None));
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(human_duration(3 * 86400 + 7200), "3d 2h");
-        assert_eq!(human_duration(125), "2m");
     }
 }

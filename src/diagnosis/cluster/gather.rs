@@ -367,15 +367,18 @@ fn member_jobs(st: &ClusterState, online: &[String]) -> Vec<Job> {
         }
     }
     let mut logged = BTreeSet::new();
-    for op in st.operations.iter().filter(|o| o.status == OperationStatus::Failure) {
+    for op in st
+        .operations
+        .iter()
+        .filter(|o| o.status == OperationStatus::Failure)
+    {
         for url in op.resources.get("instances").into_iter().flatten() {
             if let Some((project, name)) = instance_of_url(url)
                 && logged.insert((project.clone(), name.clone()))
             {
-                let vm = st
-                    .instances
-                    .iter()
-                    .any(|i| i.name == name && i.project == project && i.kind == InstanceType::VirtualMachine);
+                let vm = st.instances.iter().any(|i| {
+                    i.name == name && i.project == project && i.kind == InstanceType::VirtualMachine
+                });
                 let file = if vm { "qemu.log" } else { "lxc.log" };
                 jobs.push(Job::Log(project, name, file.to_string()));
             }

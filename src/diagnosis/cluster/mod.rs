@@ -3,7 +3,7 @@
 
 mod gather;
 
-use crate::diagnosis::incus::api::{MemberStatus};
+use crate::diagnosis::incus::api::MemberStatus;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -115,6 +115,8 @@ impl ClusterState {
 
     /// Members that are not `Online` (per-member queries to them are skipped).
     pub fn unavailable_members(&self) -> impl Iterator<Item = &Member> {
-        self.members.iter().filter(|m| m.status != MemberStatus::Online)
+        self.members
+            .iter()
+            .filter(|m| m.status != MemberStatus::Online)
     }
 }

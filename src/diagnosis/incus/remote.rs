@@ -73,7 +73,7 @@ pub const GLOBAL_CONFIG_DIR: &str = "/etc/incus";
 fn read_config(dir: &Path) -> Result<CliConfig, ClientError> {
     let path = dir.join("config.yml");
     match std::fs::read_to_string(&path) {
-        Ok(text) => serde_yaml::from_str(&text).map_err(|e| ClientError::Config {
+        Ok(text) => serde_norway::from_str(&text).map_err(|e| ClientError::Config {
             path: path.clone(),
             detail: e.to_string(),
         }),

@@ -14,8 +14,8 @@ use tantivy::{Index, IndexWriter, Term, doc};
 
 use super::IndexError;
 use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SCHEMA_VERSION, SectionClass};
-use crate::knowledge::document::Page;
 use crate::knowledge::Collection;
+use crate::knowledge::document::Page;
 use crate::knowledge::mirror::store::{Generation, Store};
 use crate::util::generations::Generations;
 use crate::util::paths::DataDir;
@@ -244,58 +244,92 @@ pub fn update(data: &DataDir, quiet: bool) -> Result<IndexReport, IndexError> {
     stage(data, quiet)?.publish()
 }
 
+/// What the mirror holds now: each collection's generation, and `<collection>/<file>` →
+/// (index of its generation, file).
+struct Wanted {
+    generations: Vec<(Collection, Generation)>,
+    pages: BTreeMap<String, (usize, String)>,
+}
+
+impl Wanted {
+    fn read(data: &DataDir) -> Result<Wanted, IndexError> {
+        let mut generations: Vec<(Collection, Generation)> = Vec::new();
+        for collection in Collection::ALL {
+            let store = Store::new(data.mirror().join(collection.as_str()));
+            if let Some(g) = store
+                .current()
+                .map_err(|e| IndexError::Mirror(e.to_string()))?
+            {
+                generations.push((collection, g));
+            }
+        }
+        let mut pages = BTreeMap::new();
+        for (i, (collection, g)) in generations.iter().enumerate() {
+            for file in g.manifest.pages.keys() {
+                pages.insert(format!("{collection}/{file}"), (i, file.clone()));
+            }
+        }
+        if pages.is_empty() {
+            return Err(IndexError::EmptyMirror(data.mirror()));
+        }
+        Ok(Wanted { generations, pages })
+    }
+
+    fn hash_of(&self, key: &str) -> String {
+        let (i, file) = &self.pages[key];
+        self.generations[*i].1.manifest.pages[file].hash.clone()
+    }
+}
+
+/// The current index, when it can be kept: its folder and what it holds. A damaged index
+/// (bit flips, a truncated segment) is rebuilt from the mirror, never carried forward; the
+/// second value says why, then.
+fn previous(root: &Path) -> (Option<(PathBuf, Payload)>, Option<String>) {
+    let Some(dir) = current_dir(root) else {
+        return (None, None);
+    };
+    if let Err(why) = damage(&dir) {
+        let healed = format!(
+            "the index at {} {why}; rebuilt it from the mirror",
+            dir.display()
+        );
+        return (None, Some(healed));
+    }
+    let payload = open_dir(&dir)
+        .ok()
+        .and_then(|i| read_payload(&i))
+        .filter(|p| p.schema == SCHEMA_VERSION);
+    (payload.map(|p| (dir, p)), None)
+}
+
+/// Opens the new generation `tmp`: the previous one's segments linked in, or a new index.
+fn open_new(tmp: &Path, previous: Option<&Path>) -> Result<Index, IndexError> {
+    if let Some(cur) = previous {
+        link_generation(cur, tmp)?;
+        return open_dir(tmp);
+    }
+    std::fs::create_dir_all(tmp).map_err(io(tmp))?;
+    let (schema, _) = schema::build();
+    let i = Index::create_in_dir(tmp, schema).map_err(|e| IndexError::Tantivy {
+        path: tmp.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    schema::register(&i);
+    Ok(i)
+}
+
 /// Builds the update in a new generation without making it current.
 pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
     let start = Instant::now();
     let root = data.index();
     let gens = Generations::new(&root);
     gens.clean();
-
-    // What the mirror holds now: `<collection>/<file>` → (collection's generation, file).
-    let mut generations: Vec<(Collection, Generation)> = Vec::new();
-    for collection in Collection::ALL {
-        let store = Store::new(data.mirror().join(collection.as_str()));
-        if let Some(g) = store
-            .current()
-            .map_err(|e| IndexError::Mirror(e.to_string()))?
-        {
-            generations.push((collection, g));
-        }
-    }
-    let mut wanted: BTreeMap<String, (usize, &str)> = BTreeMap::new();
-    for (i, (collection, g)) in generations.iter().enumerate() {
-        for file in g.manifest.pages.keys() {
-            wanted.insert(format!("{collection}/{file}"), (i, file.as_str()));
-        }
-    }
-    if wanted.is_empty() {
-        return Err(IndexError::EmptyMirror(data.mirror()));
-    }
-
-    // A damaged index (bit flips, a truncated segment) is rebuilt from the mirror, never
-    // carried into the next generation.
-    let mut current = current_dir(&root);
-    let mut healed = None;
-    if let Some(d) = &current
-        && let Err(why) = damage(d)
-    {
-        healed = Some(format!(
-            "the index at {} {why}; rebuilt it from the mirror",
-            d.display()
-        ));
-        current = None;
-    }
-    let old = current
-        .as_deref()
-        .and_then(|d| open_dir(d).ok())
-        .and_then(|i| read_payload(&i))
-        .filter(|p| p.schema == SCHEMA_VERSION);
-    let rebuilt = old.is_none();
-    let old = old.unwrap_or_default();
-
-    let hash_of = |k: &str| -> String {
-        let (i, file) = wanted[k];
-        generations[i].1.manifest.pages[file].hash.clone()
+    let wanted = Wanted::read(data)?;
+    let (previous, healed) = previous(&root);
+    let rebuilt = previous.is_none();
+    let (current, old) = match previous {
+        Some((d, p)) => (Some(d), p),
+        None => (None, Payload::default()),
     };
     let mut report = IndexReport {
         rebuilt,
@@ -303,31 +337,27 @@ pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
         ..IndexReport::default()
     };
     let mut to_write = Vec::new();
-    for k in wanted.keys() {
+    for k in wanted.pages.keys() {
         match old.pages.get(k) {
-            None => {
-                report.pages_added += 1;
-                to_write.push(k.clone());
-            }
-            Some(h) if *h != hash_of(k) => {
-                report.pages_updated += 1;
-                to_write.push(k.clone());
-            }
-            Some(_) => {}
+            None => report.pages_added += 1,
+            Some(h) if *h != wanted.hash_of(k) => report.pages_updated += 1,
+            Some(_) => continue,
         }
+        to_write.push(k.clone());
     }
     let removed: Vec<String> = old
         .pages
         .keys()
-        .filter(|k| !wanted.contains_key(*k))
+        .filter(|k| !wanted.pages.contains_key(*k))
         .cloned()
         .collect();
     report.pages_removed = removed.len();
-    report.pages_total = wanted.len();
-
-    if !rebuilt && to_write.is_empty() && removed.is_empty() {
-        let dir = current.expect("payload came from it");
-        report.sections_total = count_sections(&open_dir(&dir)?);
+    report.pages_total = wanted.pages.len();
+    if let Some(dir) = current
+        .as_deref()
+        .filter(|_| to_write.is_empty() && removed.is_empty())
+    {
+        report.sections_total = count_sections(&open_dir(dir)?);
         report.elapsed_ms = start.elapsed().as_millis() as u64;
         return Ok(StagedIndex {
             gens,
@@ -335,28 +365,40 @@ pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
             report,
         });
     }
-
     let (name, tmp) = gens.begin().map_err(io(&root))?;
-    let (schema, fields) = schema::build();
-    let index = match (&current, rebuilt) {
-        (Some(cur), false) => {
-            link_generation(cur, &tmp)?;
-            open_dir(&tmp)?
-        }
-        _ => {
-            std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-            let i = Index::create_in_dir(&tmp, schema).map_err(|e| IndexError::Tantivy {
-                path: tmp.clone(),
-                detail: e.to_string(),
-            })?;
-            schema::register(&i);
-            i
-        }
-    };
+    let index = open_new(&tmp, current.as_deref())?;
+    let mut pages = old.pages.clone();
+    for k in &removed {
+        pages.remove(k);
+    }
+    report.sections_written = write(
+        &index, &tmp, &wanted, &removed, &to_write, &mut pages, quiet,
+    )?;
+    report.sections_total = count_sections(&index);
+    report.elapsed_ms = start.elapsed().as_millis() as u64;
+    Ok(StagedIndex {
+        gens,
+        pending: Some((name, tmp)),
+        report,
+    })
+}
+
+/// Deletes the removed and changed pages, adds the changed ones, commits with the payload;
+/// the sections written.
+fn write(
+    index: &Index,
+    tmp: &Path,
+    wanted: &Wanted,
+    removed: &[String],
+    to_write: &[String],
+    pages: &mut BTreeMap<String, String>,
+    quiet: bool,
+) -> Result<usize, IndexError> {
     let tantivy_err = |e: tantivy::TantivyError| IndexError::Tantivy {
-        path: tmp.clone(),
+        path: tmp.to_path_buf(),
         detail: e.to_string(),
     };
+    let (_, fields) = schema::build();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);
@@ -368,40 +410,29 @@ pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
     }
     let progress = Progress::new("index", quiet);
     progress.set_length(to_write.len() as u64);
-    let mut pages = old.pages.clone();
-    for k in &removed {
-        pages.remove(k);
-    }
-    for k in &to_write {
-        let (i, file) = wanted[k];
-        let (collection, g) = &generations[i];
+    let mut sections = 0;
+    for k in to_write {
+        let (i, file) = &wanted.pages[k];
+        let (collection, g) = &wanted.generations[*i];
         let text = g
             .read_verified(file)
             .map_err(|e| IndexError::Mirror(e.to_string()))?;
-        report.sections_written +=
-            add_page(&writer, &fields, *collection, k, &text).map_err(tantivy_err)?;
-        pages.insert(k.clone(), hash_of(k));
+        sections += add_page(&writer, &fields, *collection, k, &text).map_err(tantivy_err)?;
+        pages.insert(k.clone(), wanted.hash_of(k));
         progress.inc(1);
     }
     progress.finish();
-    tracing::debug!("index: documents added after {:?}", start.elapsed());
     let payload = serde_json::to_string(&Payload {
         schema: SCHEMA_VERSION,
-        pages,
+        pages: std::mem::take(pages),
     })
-    .expect("payload serializes");
+    .map_err(|e| IndexError::Io {
+        path: tmp.to_path_buf(),
+        detail: format!("cannot write the payload: {e}"),
+    })?;
     let mut prepared = writer.prepare_commit().map_err(tantivy_err)?;
     prepared.set_payload(&payload);
     prepared.commit().map_err(tantivy_err)?;
-    tracing::debug!("index: committed after {:?}", start.elapsed());
     writer.wait_merging_threads().map_err(tantivy_err)?;
-    tracing::debug!("index: merged after {:?}", start.elapsed());
-
-    report.sections_total = count_sections(&index);
-    report.elapsed_ms = start.elapsed().as_millis() as u64;
-    Ok(StagedIndex {
-        gens,
-        pending: Some((name, tmp)),
-        report,
-    })
+    Ok(sections)
 }

@@ -13,11 +13,11 @@ use tantivy::{
 };
 
 use super::IndexError;
-use crate::knowledge::Collection;
 use super::build::{current_dir, open_dir};
 use super::query::Intent;
 use super::query::{self, Features};
 use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SectionClass};
+use crate::knowledge::Collection;
 
 /// Pages whose outline (title and headings) match can lift their sections.
 const PAGES_CONSIDERED: usize = 30;
@@ -165,38 +165,11 @@ impl Searcher {
             scope,
         );
 
-        // How well each page as a whole matches, relative to the best page.
-        let mut page_scores: HashMap<u64, f32> = HashMap::new();
-        if features.pages {
-            let page_features = Features {
-                keys: false,
-                ..features
-            };
-            let page_q = self.restrict(
-                query::build(f, f.weighted, question, page_features),
-                KIND_PAGE,
-                scope,
-            );
-            let pages = searcher
-                .search(
-                    &page_q,
-                    &TopDocs::with_limit(PAGES_CONSIDERED).order_by_score(),
-                )
-                .map_err(err)?;
-            let best = pages
-                .first()
-                .map_or(1.0, |(s, _)| *s)
-                .max(f32::MIN_POSITIVE);
-            for (score, addr) in pages {
-                let ids = searcher
-                    .segment_reader(addr.segment_ord)
-                    .fast_fields()
-                    .u64("page_id")
-                    .map_err(err)?
-                    .first_or_default_col(0);
-                page_scores.insert(ids.get_val(addr.doc_id), score / best);
-            }
-        }
+        let page_scores = if features.pages {
+            self.page_scores(&searcher, question, scope, features)?
+        } else {
+            HashMap::new()
+        };
         let page_scores = Arc::new(page_scores);
         let use_priors = features.priors;
         let intent = if features.intent {
@@ -247,9 +220,61 @@ impl Searcher {
             top.sort_by(|a, b| b.0.total_cmp(&a.0));
             top.truncate(limit.max(1));
         }
+        self.hits(&searcher, top)
+    }
+
+    /// How well each page as a whole (its outline) matches, relative to the best page.
+    fn page_scores(
+        &self,
+        searcher: &tantivy::Searcher,
+        question: &str,
+        scope: Scope,
+        features: Features,
+    ) -> Result<HashMap<u64, f32>, IndexError> {
+        let err = |e: tantivy::TantivyError| self.error(e);
+        let page_features = Features {
+            keys: false,
+            ..features
+        };
+        let f = &self.fields;
+        let page_q = self.restrict(
+            query::build(f, f.weighted, question, page_features),
+            KIND_PAGE,
+            scope,
+        );
+        let pages = searcher
+            .search(
+                &page_q,
+                &TopDocs::with_limit(PAGES_CONSIDERED).order_by_score(),
+            )
+            .map_err(err)?;
+        let best = pages
+            .first()
+            .map_or(1.0, |(s, _)| *s)
+            .max(f32::MIN_POSITIVE);
+        let mut out = HashMap::new();
+        for (score, addr) in pages {
+            let ids = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .u64("page_id")
+                .map_err(err)?
+                .first_or_default_col(0);
+            out.insert(ids.get_val(addr.doc_id), score / best);
+        }
+        Ok(out)
+    }
+
+    /// The stored fields of the ranked documents, as hits.
+    fn hits(
+        &self,
+        searcher: &tantivy::Searcher,
+        top: Vec<(Score, tantivy::DocAddress)>,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let f = &self.fields;
         let mut hits = Vec::with_capacity(top.len());
         for (i, (score, addr)) in top.into_iter().enumerate() {
-            let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
+            let d: TantivyDocument = searcher.doc(addr).map_err(|e| self.error(e))?;
             let text = |field| {
                 d.get_first(field)
                     .and_then(|v| v.as_str())
@@ -269,6 +294,13 @@ impl Searcher {
             });
         }
         Ok(hits)
+    }
+
+    fn error(&self, e: tantivy::TantivyError) -> IndexError {
+        IndexError::Tantivy {
+            path: self.dir.clone(),
+            detail: e.to_string(),
+        }
     }
 
     #[allow(clippy::unused_self)]

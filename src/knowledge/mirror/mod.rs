@@ -13,13 +13,12 @@ use std::time::Instant;
 use serde::Serialize;
 use url::Url;
 
+use crate::knowledge::Collection;
 use crate::knowledge::sources::site::crawl::Known;
 use crate::knowledge::sources::{self, FetchContext, Source, SourceError, SourcePage};
-use crate::knowledge::Collection;
 use crate::util::paths::DataDir;
 use crate::util::progress::Progress;
 use store::{Changes, SourceRecord, Store, StoreError};
-
 
 /// What to mirror.
 #[derive(Debug, Clone)]

@@ -182,7 +182,6 @@ pub struct FetchContext {
     pub cache_dir: PathBuf,
 }
 
-
 /// Mirror file name of a crawled page: its source path when the page says, else its URL path.
 fn site_file(key: &str, doc_path: Option<&str>) -> String {
     if let Some(p) = doc_path {

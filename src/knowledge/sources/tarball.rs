@@ -22,11 +22,10 @@ pub async fn download_and_unpack(
     cache: &Path,
     crawl: &CrawlOptions,
 ) -> Result<PathBuf, String> {
-    let client =
-        crate::util::http::client_builder(crawl.timeout * 10)
-            .connect_timeout(crawl.timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(|e| e.to_string())?;
+    let client = crate::util::http::client_builder(crawl.timeout * 10)
+        .connect_timeout(crawl.timeout.min(Duration::from_secs(10)))
+        .build()
+        .map_err(|e| e.to_string())?;
     let resp = client.get(url.clone()).send().await.map_err(|e| {
         if e.is_timeout() {
             "timed out".to_string()

@@ -105,8 +105,8 @@ fn front_matter(file: &str, text: &str) -> Result<(FrontMatter, String), MystErr
         .trim_start_matches('\n')
         .trim_start_matches("---\n")
         .to_string();
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(yaml).map_err(|e| MystError::FrontMatter {
+    let value: serde_norway::Value =
+        serde_norway::from_str(yaml).map_err(|e| MystError::FrontMatter {
             file: file.to_string(),
             detail: e.to_string(),
         })?;
@@ -134,7 +134,7 @@ fn global_substitutions(tree: &DocTree) -> Result<HashMap<String, String>, MystE
         return Ok(HashMap::new());
     }
     let text = tree.read(&path)?;
-    serde_yaml::from_str::<HashMap<String, String>>(&text).map_err(|e| MystError::Read {
+    serde_norway::from_str::<HashMap<String, String>>(&text).map_err(|e| MystError::Read {
         path,
         detail: format!("bad YAML: {e}"),
     })

@@ -6,11 +6,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use url::Url;
 
-use super::extract::{MAX_NESTING, extract};
+use super::extract::extract;
+use super::fetch::{Answer, fetch, robots_for};
+pub use super::fetch::{FetchError, client};
+use super::nesting::MAX_NESTING;
 use super::robots::Robots;
 use crate::util::progress::Progress;
 
@@ -74,120 +75,6 @@ pub struct Crawl {
     pub skipped: Vec<String>,
 }
 
-/// Why a crawl failed. Every variant names the URL.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// Connection refused, DNS failure, TLS failure.
-    #[error("{url}: cannot connect ({detail})")]
-    Unreachable {
-        /// The URL.
-        url: String,
-        /// The cause, on one line.
-        detail: String,
-    },
-    /// No complete answer in time.
-    #[error("{url}: timed out after {secs}s (raise [crawl] timeout_secs if the site is slow)")]
-    Timeout {
-        /// The URL.
-        url: String,
-        /// The limit.
-        secs: u64,
-    },
-    /// A non-success status.
-    #[error("{url}: HTTP {status}")]
-    Status {
-        /// The URL.
-        url: String,
-        /// The status.
-        status: u16,
-    },
-    /// A redirect that leaves the start URL's site and prefix.
-    #[error("{url}: redirected off-site to {to} (mirror only stays under the start URL)")]
-    OffSite {
-        /// The URL.
-        url: String,
-        /// Where it pointed.
-        to: String,
-    },
-    /// A body larger than the limit.
-    #[error("{url}: page is larger than {max} bytes (raise [crawl] max_page_bytes)")]
-    TooLarge {
-        /// The URL.
-        url: String,
-        /// The limit.
-        max: usize,
-    },
-    /// A body that is not UTF-8.
-    #[error("{url}: page is not UTF-8 ({detail})")]
-    NotUtf8 {
-        /// The URL.
-        url: String,
-        /// Declared charset or decoding error.
-        detail: String,
-    },
-    /// An HTML page without the docs article.
-    #[error("{url}: no <article role=\"main\"> in the page (is this a Sphinx/Furo docs site?)")]
-    NoArticle {
-        /// The URL.
-        url: String,
-    },
-    /// More pages than allowed.
-    #[error("{url}: more than {max} pages under the start URL (raise [crawl] max_pages)")]
-    TooManyPages {
-        /// The start URL.
-        url: String,
-        /// The limit.
-        max: usize,
-    },
-    /// The start URL is disallowed by robots.txt.
-    #[error("{url}: disallowed by the site's robots.txt")]
-    Disallowed {
-        /// The URL.
-        url: String,
-    },
-    /// The site gave no page at all.
-    #[error("{url}: no docs pages found under the start URL")]
-    Empty {
-        /// The start URL.
-        url: String,
-    },
-    /// Anything else on the HTTP layer.
-    #[error("{url}: {detail}")]
-    Other {
-        /// The URL.
-        url: String,
-        /// The cause, on one line.
-        detail: String,
-    },
-}
-
-impl FetchError {
-    /// True when the URL could not be reached at all.
-    pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
-            FetchError::Unreachable { .. } | FetchError::Timeout { .. }
-        )
-    }
-
-    /// The URL the error is about.
-    pub fn url(&self) -> &str {
-        match self {
-            FetchError::Unreachable { url, .. }
-            | FetchError::Timeout { url, .. }
-            | FetchError::Status { url, .. }
-            | FetchError::OffSite { url, .. }
-            | FetchError::TooLarge { url, .. }
-            | FetchError::NotUtf8 { url, .. }
-            | FetchError::NoArticle { url }
-            | FetchError::TooManyPages { url, .. }
-            | FetchError::Disallowed { url }
-            | FetchError::Empty { url }
-            | FetchError::Other { url, .. } => url,
-        }
-    }
-}
-
 /// The start URL's directory: everything fetched must start with it.
 pub fn scope_of(start: &Url) -> Url {
     let mut scope = start.clone();
@@ -230,180 +117,79 @@ impl Scope {
     }
 }
 
-/// Builds the HTTP client for one site: redirects are followed only within `scope`.
-pub fn client(scope: &Url, opts: &CrawlOptions) -> reqwest::Client {
-    let root = scope.clone();
-    let policy = reqwest::redirect::Policy::custom(move |attempt| {
-        let u = attempt.url();
-        let inside = u.scheme() == root.scheme()
-            && u.host() == root.host()
-            && u.port() == root.port()
-            && u.path().starts_with(root.path());
-        if attempt.previous().len() > 10 {
-            attempt.error("too many redirects")
-        } else if inside {
-            attempt.follow()
-        } else {
-            let to = u.to_string();
-            attempt.error(OffSiteRedirect(to))
-        }
-    });
-    reqwest::Client::builder()
-        .user_agent(concat!(
-            "incus-ai/",
-            env!("CARGO_PKG_VERSION"),
-            " (docs mirror)"
-        ))
-        .timeout(opts.timeout)
-        .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
-        .redirect(policy)
-        .no_proxy()
-        .build()
-        .expect("HTTP client")
+/// A page the server says is unchanged: what the previous mirror holds of it.
+fn not_modified(url: &Url, known: Option<&Known>) -> (Option<CrawledPage>, Vec<String>) {
+    let k = known.cloned().unwrap_or_default();
+    let page = CrawledPage {
+        url: url.clone(),
+        markdown: k.markdown.unwrap_or_default(),
+        doc_path: None,
+        etag: k.etag,
+        last_modified: k.last_modified,
+        links: k.links.clone(),
+        not_modified: true,
+    };
+    (Some(page), k.links)
 }
 
-#[derive(Debug)]
-struct OffSiteRedirect(String);
-impl std::fmt::Display for OffSiteRedirect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "off-site redirect to {}", self.0)
-    }
-}
-impl std::error::Error for OffSiteRedirect {}
-
-fn classify(url: &Url, e: reqwest::Error, secs: u64) -> FetchError {
-    let url_s = url.to_string();
-    let e = e.without_url();
-    let mut src: Option<&dyn std::error::Error> = Some(&e);
-    while let Some(s) = src {
-        if let Some(off) = s.downcast_ref::<OffSiteRedirect>() {
-            return FetchError::OffSite {
-                url: url_s,
-                to: off.0.clone(),
-            };
-        }
-        src = s.source();
-    }
-    if e.is_timeout() {
-        FetchError::Timeout { url: url_s, secs }
-    } else if e.is_connect() {
-        FetchError::Unreachable {
-            url: url_s,
-            detail: crate::util::text::error_chain(&e),
-        }
-    } else {
-        FetchError::Other {
-            url: url_s,
-            detail: crate::util::text::error_chain(&e),
-        }
-    }
-}
-
-enum Answer {
-    NotModified,
-    Body {
-        final_url: Url,
-        text: String,
-        etag: Option<String>,
-        last_modified: Option<String>,
-    },
-}
-
-async fn fetch(
-    client: &reqwest::Client,
+/// A fetched page: extracted off the async threads; its page (if it is one to keep) and its
+/// in-scope links, or `None` when it is skipped (with the reason in `out.skipped`).
+async fn page_of(
+    scope: &Scope,
+    seen: &mut HashSet<String>,
+    out: &mut Crawl,
+    rel: &str,
     url: &Url,
-    known: Option<&Known>,
-    opts: &CrawlOptions,
-) -> Result<Answer, FetchError> {
-    let secs = opts.timeout.as_secs();
-    let mut req = client.get(url.clone());
-    if let Some(k) = known.filter(|k| k.markdown.is_some()) {
-        if let Some(e) = &k.etag {
-            req = req.header(IF_NONE_MATCH, e);
-        }
-        if let Some(l) = &k.last_modified {
-            req = req.header(IF_MODIFIED_SINCE, l);
-        }
-    }
-    let mut resp = req.send().await.map_err(|e| classify(url, e, secs))?;
-    if resp.status() == StatusCode::NOT_MODIFIED {
-        return Ok(Answer::NotModified);
-    }
-    if !resp.status().is_success() {
-        return Err(FetchError::Status {
+    body: super::fetch::Body,
+) -> Result<Option<(Option<CrawledPage>, Vec<String>)>, FetchError> {
+    let final_url = body.final_url;
+    let page_url = final_url.clone();
+    let text = body.text;
+    let ex = tokio::task::spawn_blocking(move || extract(&text, &page_url))
+        .await
+        .map_err(|e| FetchError::Other {
             url: url.to_string(),
-            status: resp.status().as_u16(),
-        });
-    }
-    let header = |name| {
-        resp.headers()
-            .get(name)
-            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-            .map(str::to_string)
+            detail: format!("extracting the page failed: {e}"),
+        })?;
+    let Some(ex) = ex else {
+        out.skipped.push(format!(
+            "{final_url}: skipped, its elements nest deeper than {MAX_NESTING} (not a docs page)"
+        ));
+        return Ok(None);
     };
-    let etag = header(ETAG);
-    let last_modified = header(LAST_MODIFIED);
-    if let Some(ct) = header(CONTENT_TYPE) {
-        let lower = ct.to_ascii_lowercase();
-        if let Some(cs) = lower.split("charset=").nth(1) {
-            let cs = cs.trim_matches(|c: char| c == '"' || c.is_whitespace());
-            if cs != "utf-8" && cs != "utf8" && cs != "us-ascii" {
-                return Err(FetchError::NotUtf8 {
-                    url: url.to_string(),
-                    detail: format!("declared charset {cs}"),
-                });
-            }
-        }
+    let links: Vec<String> = ex.links.iter().filter_map(|l| scope.relative(l)).collect();
+    let final_rel = scope.relative(&final_url).unwrap_or(rel.to_string());
+    // Redirected within the site: the body is the target's page, unless that one is crawled
+    // on its own already.
+    if final_rel != rel && !seen.insert(final_rel) {
+        return Ok(Some((None, links)));
     }
-    if resp
-        .content_length()
-        .is_some_and(|n| n as usize > opts.max_page_bytes)
-    {
-        return Err(FetchError::TooLarge {
+    if let Some(bad) = ex.unsafe_source.filter(|_| ex.markdown.is_some()) {
+        out.skipped.push(format!(
+            "{final_url}: skipped, its source link {bad:?} names a file outside the mirror"
+        ));
+        return Ok(Some((None, links)));
+    }
+    match ex.markdown {
+        Some(markdown) => {
+            let mut uniq: Vec<String> = links.clone();
+            uniq.sort();
+            uniq.dedup();
+            let page = CrawledPage {
+                url: final_url,
+                markdown,
+                doc_path: ex.doc_path,
+                etag: body.etag,
+                last_modified: body.last_modified,
+                links: uniq,
+                not_modified: false,
+            };
+            Ok(Some((Some(page), links)))
+        }
+        None if !links.is_empty() => Ok(Some((None, links))),
+        None => Err(FetchError::NoArticle {
             url: url.to_string(),
-            max: opts.max_page_bytes,
-        });
-    }
-    let final_url = resp.url().clone();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(url, e, secs))? {
-        body.extend_from_slice(&chunk);
-        if body.len() > opts.max_page_bytes {
-            return Err(FetchError::TooLarge {
-                url: url.to_string(),
-                max: opts.max_page_bytes,
-            });
-        }
-    }
-    let text = String::from_utf8(body).map_err(|e| FetchError::NotUtf8 {
-        url: url.to_string(),
-        detail: e.utf8_error().to_string(),
-    })?;
-    Ok(Answer::Body {
-        final_url,
-        text,
-        etag,
-        last_modified,
-    })
-}
-
-/// The part of robots.txt that is read.
-const MAX_ROBOTS_BYTES: usize = 500 << 10;
-
-async fn robots_for(client: &reqwest::Client, root: &Url) -> (Robots, usize) {
-    let Ok(u) = root.join("/robots.txt") else {
-        return (Robots::allow_all(), 0);
-    };
-    let agent = "incus-ai";
-    match client.get(u).send().await {
-        // Like the big crawlers, only the first 500 KiB count (a gzip bomb stops there).
-        Ok(r) if r.status().is_success() => {
-            match crate::util::http::read_prefix(r, MAX_ROBOTS_BYTES).await {
-                Ok(t) => (Robots::parse(&String::from_utf8_lossy(&t), agent), 1),
-                Err(_) => (Robots::allow_all(), 1),
-            }
-        }
-        _ => (Robots::allow_all(), 1),
+        }),
     }
 }
 
@@ -483,74 +269,11 @@ pub async fn crawl(
             other => other?,
         };
         let (page, links) = match answer {
-            Answer::NotModified => {
-                let k = known.get(&rel).cloned().unwrap_or_default();
-                let page = CrawledPage {
-                    url: url.clone(),
-                    markdown: k.markdown.unwrap_or_default(),
-                    doc_path: None,
-                    etag: k.etag,
-                    last_modified: k.last_modified,
-                    links: k.links.clone(),
-                    not_modified: true,
-                };
-                (Some(page), k.links)
-            }
-            Answer::Body {
-                final_url,
-                text,
-                etag,
-                last_modified,
-            } => {
-                let page_url = final_url.clone();
-                let ex = tokio::task::spawn_blocking(move || extract(&text, &page_url))
-                    .await
-                    .map_err(|e| FetchError::Other {
-                        url: url.to_string(),
-                        detail: format!("extracting the page failed: {e}"),
-                    })?;
-                let Some(ex) = ex else {
-                    out.skipped.push(format!(
-                        "{final_url}: skipped, its elements nest deeper than {MAX_NESTING} (not a docs page)"
-                    ));
-                    continue;
-                };
-                let links: Vec<String> =
-                    ex.links.iter().filter_map(|l| scope.relative(l)).collect();
-                let final_rel = scope.relative(&final_url).unwrap_or(rel.clone());
-                // Redirected within the site: the body is the target's page, unless that one
-                // is crawled on its own already.
-                if final_rel != rel && !seen.insert(final_rel) {
-                    (None, links)
-                } else if let Some(bad) = ex.unsafe_source.filter(|_| ex.markdown.is_some()) {
-                    out.skipped.push(format!(
-                        "{final_url}: skipped, its source link {bad:?} names a file outside the mirror"
-                    ));
-                    (None, links)
-                } else {
-                    match ex.markdown {
-                        Some(markdown) => {
-                            let mut uniq: Vec<String> = links.clone();
-                            uniq.sort();
-                            uniq.dedup();
-                            let page = CrawledPage {
-                                url: final_url,
-                                markdown,
-                                doc_path: ex.doc_path,
-                                etag,
-                                last_modified,
-                                links: uniq,
-                                not_modified: false,
-                            };
-                            (Some(page), links)
-                        }
-                        None if !links.is_empty() => (None, links),
-                        None => {
-                            return Err(FetchError::NoArticle {
-                                url: url.to_string(),
-                            });
-                        }
-                    }
+            Answer::NotModified => not_modified(&url, known.get(&rel)),
+            Answer::Body(body) => {
+                match page_of(&scope, &mut seen, &mut out, &rel, &url, body).await? {
+                    Some(p) => p,
+                    None => continue,
                 }
             }
         };

@@ -2,4 +2,7 @@
 
 pub mod crawl;
 pub mod extract;
+pub mod fetch;
+pub mod html_to_md;
+pub mod nesting;
 pub mod robots;

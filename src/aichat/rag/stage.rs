@@ -1,0 +1,371 @@
+//! Staging an export: the settings from AIChat's configuration, the chunks of each collection,
+//! the embeddings of the chunks the cache does not have (all of them again when the model
+//! changed size), and a new generation of RAG files and the role, not yet visible.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::RagReport;
+use super::format::{RagData, RagDocument, RagFile, encode, valid_rag_name};
+use super::publish::{Staged, write_err};
+use super::{DEFAULT_CHUNK_SIZE, ExportError, ExportOptions, ExportReport, ROLE, ROLE_MARKER};
+use crate::aichat::chunk::{Chunk, chunk_page};
+use crate::aichat::config::{AichatConfig, AichatError, AichatPaths, Endpoint};
+use crate::aichat::embed::{self, Cache, Embedder};
+use crate::knowledge::Collection;
+use crate::knowledge::document::Page;
+use crate::knowledge::mirror::store::Store;
+use crate::util::generations::Generations;
+use crate::util::paths::DataDir;
+
+/// The chunks of one collection, for one RAG file.
+struct Part {
+    rag: String,
+    collection: Collection,
+    pages: usize,
+    /// (mirrored file path, its hash, its chunks)
+    files: Vec<(String, String, Vec<Chunk>)>,
+}
+
+/// What the export uses, resolved from the options and AIChat's configuration.
+struct Settings {
+    name: String,
+    model: String,
+    endpoint: Endpoint,
+    chunk_size: usize,
+    overlap: usize,
+    rags_dir: PathBuf,
+    roles_dir: PathBuf,
+    reranker: Option<String>,
+    top_k: usize,
+}
+
+fn settings(opts: &ExportOptions) -> Result<Settings, ExportError> {
+    let paths = AichatPaths::discover();
+    let cfg = AichatConfig::load(&paths.config_file)?;
+    let model = opts
+        .embedding_model
+        .clone()
+        .or(cfg.rag_embedding_model.clone())
+        .ok_or_else(|| AichatError::NoEmbeddingModel {
+            path: paths.config_file.clone(),
+        })?;
+    let endpoint = cfg.endpoint(&model, Some("embedding"), &paths.config_file)?;
+    let chunk_size = opts
+        .chunk_size
+        .or(cfg.rag_chunk_size)
+        .or(endpoint.model.default_chunk_size)
+        .unwrap_or(DEFAULT_CHUNK_SIZE);
+    let name = if opts.name.is_empty() {
+        "incus".to_string()
+    } else {
+        opts.name.clone()
+    };
+    if !valid_rag_name(&name) {
+        return Err(ExportError::BadName(name));
+    }
+    Ok(Settings {
+        name,
+        model,
+        endpoint,
+        chunk_size,
+        overlap: cfg.rag_chunk_overlap.unwrap_or(chunk_size / 20),
+        rags_dir: opts.rags_dir.clone().unwrap_or(paths.rags_dir.clone()),
+        roles_dir: paths.roles_dir.clone(),
+        reranker: cfg.rag_reranker_model.clone(),
+        top_k: cfg.rag_top_k.unwrap_or(5),
+    })
+}
+
+fn collect(
+    data: &DataDir,
+    collection: Collection,
+    rag: String,
+    s: &Settings,
+) -> Result<Option<Part>, ExportError> {
+    let store = Store::new(data.mirror().join(collection.as_str()));
+    let Some(generation) = store.current()? else {
+        return Ok(None);
+    };
+    let pages_dir = store.current_link().join("pages");
+    let mut files = Vec::new();
+    for (file, rec) in &generation.manifest.pages {
+        // Generated CLI man pages stay in the search index; AIChat gets the documentation.
+        if collection == Collection::Docs && file.starts_with("reference/manpages/") {
+            continue;
+        }
+        let text = generation.read_verified(file)?;
+        let mut chunks = chunk_page(&Page::parse(&text), s.chunk_size, s.overlap);
+        for ch in &mut chunks {
+            if let std::borrow::Cow::Owned(t) = crate::util::text::defuse_prompt_tags(&ch.text) {
+                ch.text = t;
+            }
+        }
+        if !chunks.is_empty() {
+            files.push((
+                pages_dir.join(file).display().to_string(),
+                rec.hash.clone(),
+                chunks,
+            ));
+        }
+    }
+    Ok(Some(Part {
+        rag,
+        collection,
+        pages: files.len(),
+        files,
+    }))
+}
+
+/// The chunk texts of every part, each once, in order.
+fn texts(parts: &[Part]) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    parts
+        .iter()
+        .flat_map(|p| &p.files)
+        .flat_map(|(_, _, chunks)| chunks)
+        .map(|ch| ch.text.as_str())
+        .filter(|t| seen.insert(embed::key(t)))
+        .collect()
+}
+
+/// What embedding did.
+struct Embedded {
+    keep: HashSet<[u8; 32]>,
+    embedded: usize,
+    total: usize,
+    /// Set when the model changed size and everything was embedded again.
+    note: Option<String>,
+}
+
+/// Embeds the chunks the cache lacks; when the model now answers vectors of another size than
+/// the cache holds, embeds every chunk again. Fails unless every vector has one size.
+async fn embed_missing(
+    parts: &[Part],
+    embedder: &Embedder,
+    cache: &mut Cache,
+    model: &str,
+) -> Result<Embedded, ExportError> {
+    let all = texts(parts);
+    let keep: HashSet<[u8; 32]> = all.iter().map(|t| embed::key(t)).collect();
+    let missing: Vec<String> = all
+        .iter()
+        .filter(|t| cache.get(&embed::key(t)).is_none())
+        .map(|t| t.to_string())
+        .collect();
+    let mut out = Embedded {
+        embedded: missing.len(),
+        total: all.len(),
+        keep,
+        note: None,
+    };
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    let vectors = embedder.embed(missing.clone()).await?;
+    let dim = vectors.first().map_or(0, Vec::len);
+    let stale = out
+        .keep
+        .iter()
+        .filter_map(|k| cache.get(k))
+        .find(|v| v.len() != dim)
+        .map(Vec::len);
+    for (t, v) in missing.iter().zip(vectors) {
+        cache.insert(embed::key(t), v);
+    }
+    if let Some(old) = stale {
+        tracing::warn!(
+            "embedding model {model} now answers {dim} dimensions (the cache holds {old}): embedding every chunk again"
+        );
+        out.note = Some(format!(
+            "embedding model {model} changed from {old} to {dim} dimensions: every chunk was embedded again"
+        ));
+        let again: Vec<String> = all
+            .iter()
+            .filter(|t| cache.get(&embed::key(t)).is_some_and(|v| v.len() != dim))
+            .map(|t| t.to_string())
+            .collect();
+        let vectors = embedder.embed(again.clone()).await?;
+        out.embedded += again.len();
+        for (t, v) in again.iter().zip(vectors) {
+            cache.insert(embed::key(t), v);
+        }
+    }
+    // Never a RAG AIChat cannot load: one size for every vector it holds.
+    embed::check_dimensions(
+        model,
+        out.keep.iter().filter_map(|k| cache.get(k)).map(Vec::len),
+    )?;
+    Ok(out)
+}
+
+/// The RAG file of one part, and its number of chunks.
+fn rag_of(part: &Part, s: &Settings, cache: &Cache) -> (RagData, usize) {
+    let mut data = RagData {
+        embedding_model: s.model.clone(),
+        chunk_size: s.chunk_size,
+        chunk_overlap: s.overlap,
+        reranker_model: s.reranker.clone(),
+        top_k: s.top_k,
+        batch_size: s.endpoint.model.max_batch_size,
+        next_file_id: part.files.len(),
+        document_paths: part.files.iter().map(|(p, _, _)| p.clone()).collect(),
+        files: BTreeMap::new(),
+        vectors: BTreeMap::new(),
+    };
+    let mut chunks = 0;
+    for (id, (path, hash, file_chunks)) in part.files.iter().enumerate() {
+        let mut documents = Vec::new();
+        for (i, ch) in file_chunks.iter().enumerate() {
+            let Some(v) = cache.get(&embed::key(&ch.text)) else {
+                continue;
+            };
+            data.vectors.insert(format!("{id}-{i}"), encode(v));
+            documents.push(RagDocument {
+                page_content: ch.text.clone(),
+                metadata: BTreeMap::from([
+                    ("url".to_string(), ch.url.clone()),
+                    ("section".to_string(), ch.section.clone()),
+                ]),
+            });
+            chunks += 1;
+        }
+        data.files.insert(
+            id,
+            RagFile {
+                hash: hash.clone(),
+                path: path.clone(),
+                documents,
+            },
+        );
+    }
+    (data, chunks)
+}
+
+/// Writes every part's RAG file into a new generation when any changed; the reports and the
+/// links AIChat's rags dir needs.
+type Written = (
+    Option<(String, PathBuf)>,
+    Vec<(PathBuf, PathBuf)>,
+    Vec<RagReport>,
+);
+
+fn write_generation(
+    parts: &[Part],
+    s: &Settings,
+    cache: &Cache,
+    gens: &Generations,
+) -> Result<Written, ExportError> {
+    let current = gens.current();
+    let mut files = Vec::new();
+    let mut links = Vec::new();
+    let mut rags = Vec::new();
+    for part in parts {
+        let (data, chunks) = rag_of(part, s, cache);
+        let yaml = serde_norway::to_string(&data).map_err(|e| ExportError::Write {
+            path: s.rags_dir.clone(),
+            detail: format!("cannot serialize the RAG: {e}"),
+        })?;
+        let file = format!("{}.yaml", part.rag);
+        let path = s.rags_dir.join(&file);
+        let changed = current
+            .as_ref()
+            .and_then(|d| std::fs::read_to_string(d.join(&file)).ok())
+            .is_none_or(|old| old != yaml);
+        let target = gens.current_link().join(&file);
+        links.push((path.clone(), std::path::absolute(&target).unwrap_or(target)));
+        files.push((file, yaml));
+        rags.push(RagReport {
+            name: part.rag.clone(),
+            collection: part.collection,
+            path,
+            pages: part.pages,
+            chunks,
+            changed,
+        });
+    }
+    if !rags.iter().any(|r| r.changed) {
+        return Ok((None, links, rags));
+    }
+    // A new generation holds every file of this name, changed or not.
+    let (gen_name, tmp) = gens.begin().map_err(write_err(gens.root()))?;
+    std::fs::create_dir_all(&tmp).map_err(write_err(&tmp))?;
+    for (file, yaml) in &files {
+        let p = tmp.join(file);
+        std::fs::write(&p, yaml).map_err(write_err(&p))?;
+    }
+    Ok((Some((gen_name, tmp)), links, rags))
+}
+
+/// The role: installed when missing, updated while it is still incus-ai's own. Returns its
+/// path when it is (or will be) installed, and the staged file when it is to be written.
+type StagedRole = (Option<PathBuf>, Option<(PathBuf, tempfile::NamedTempFile)>);
+
+fn stage_role(s: &Settings) -> Result<StagedRole, ExportError> {
+    let path = s.roles_dir.join(format!("{}.md", s.name));
+    match std::fs::read_to_string(&path) {
+        Ok(old) if old == ROLE => Ok((Some(path), None)),
+        Ok(old) if !old.contains(ROLE_MARKER) => Ok((None, None)),
+        _ => {
+            let tmp =
+                crate::util::fsx::write_temp(&path, ROLE.as_bytes()).map_err(write_err(&path))?;
+            Ok((Some(path.clone()), Some((path, tmp))))
+        }
+    }
+}
+
+/// Prepares the export: chunks, embeddings (new chunks only), RAG files in a new generation.
+pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, ExportError> {
+    let start = Instant::now();
+    let s = settings(opts)?;
+    let mut parts = Vec::new();
+    for (collection, rag) in [
+        (Collection::Docs, s.name.clone()),
+        (Collection::Local, format!("{}-local", s.name)),
+    ] {
+        if let Some(p) = collect(data, collection, rag, &s)?
+            && !p.files.is_empty()
+        {
+            parts.push(p);
+        }
+    }
+    if parts.iter().all(|p| p.collection != Collection::Docs) {
+        return Err(ExportError::EmptyMirror(data.mirror()));
+    }
+    let embedder = Embedder::new(s.endpoint.clone(), s.chunk_size);
+    let mut cache = Cache::open(&data.cache().join("embeddings"), &s.model);
+    let emb = embed_missing(&parts, &embedder, &mut cache, &s.model).await?;
+    let gens = Generations::new(data.aichat().join(&s.name));
+    let (pending, links, rags) = write_generation(&parts, &s, &cache, &gens)?;
+    let (role, role_tmp) = stage_role(&s)?;
+    let name = &s.name;
+    let report = ExportReport {
+        rags,
+        embedding_model: s.model.clone(),
+        chunk_size: s.chunk_size,
+        embedded: emb.embedded,
+        cached: emb.total - emb.embedded,
+        embedding_calls: embedder.calls(),
+        role: role.clone(),
+        try_command: format!(
+            "aichat --rag {name}{} \"how do I remove a dead cluster member?\"",
+            if role.is_some() {
+                format!(" --role {name}")
+            } else {
+                String::new()
+            }
+        ),
+        notes: emb.note.into_iter().collect(),
+        elapsed_ms: start.elapsed().as_millis() as u64,
+    };
+    Ok(Staged {
+        gens,
+        pending,
+        links,
+        role: role_tmp,
+        cache,
+        keep: emb.keep,
+        report,
+    })
+}
