@@ -63,3 +63,45 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn bridge_warnings() {
+        table(
+            &CHECK,
+            vec![
+                (
+                    "healthy",
+                    B::cluster(3).network("br0", "bridge", "Created").build(),
+                    vec![],
+                ),
+                (
+                    "br_netfilter missing",
+                    B::cluster(3)
+                        .warning(NETFILTER, "m1", "/1.0/networks/br0", "x")
+                        .build(),
+                    vec![("low", "network/br0")],
+                ),
+                (
+                    "raw.dnsmasq",
+                    B::cluster(3)
+                        .warning(RAW_DNSMASQ, "m1", "/1.0/networks/br0", "x")
+                        .build(),
+                    vec![("low", "network/br0")],
+                ),
+                (
+                    "resolved",
+                    B::cluster(3)
+                        .warning(NETFILTER, "m1", "/1.0/networks/br0", "x")
+                        .resolve_warnings()
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

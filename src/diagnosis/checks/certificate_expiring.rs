@@ -91,3 +91,59 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    use crate::diagnosis::checks::testkit::NOW;
+
+    /// A self-signed certificate valid until `days` from [`NOW`].
+    fn pem(days: i64) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["t".into()]).unwrap();
+        params.not_before = time::OffsetDateTime::from_unix_timestamp(NOW - 86400 * 400).unwrap();
+        params.not_after =
+            time::OffsetDateTime::from_unix_timestamp(NOW + 86400 * days + 3600).unwrap();
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn expired_and_expiring_within_30_days() {
+        table(
+            &CHECK,
+            vec![
+                (
+                    "valid for a year",
+                    B::cluster(3)
+                        .certificate("ops", "client", &pem(365))
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "31 days left",
+                    B::cluster(3).certificate("ops", "client", &pem(31)).build(),
+                    vec![],
+                ),
+                (
+                    "29 days left",
+                    B::cluster(3).certificate("ops", "client", &pem(29)).build(),
+                    vec![("moderate", "certificate/ops")],
+                ),
+                (
+                    "expired",
+                    B::cluster(3).certificate("ops", "client", &pem(-3)).build(),
+                    vec![("high", "certificate/ops")],
+                ),
+                (
+                    "not a certificate",
+                    B::cluster(3)
+                        .certificate("ops", "client", "garbage")
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

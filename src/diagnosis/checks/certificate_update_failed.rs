@@ -29,3 +29,34 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn cluster_certificate_updates_that_did_not_reach_a_member() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "failed on m3",
+                    B::cluster(3)
+                        .warning(WARNING, "m3", "", "connection refused")
+                        .build(),
+                    vec![("high", "certificate/cluster")],
+                ),
+                (
+                    "resolved",
+                    B::cluster(3)
+                        .warning(WARNING, "m3", "", "x")
+                        .resolve_warnings()
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

@@ -115,3 +115,49 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn a_missing_controller_matters_when_a_limit_needs_it() {
+        let mem = "Couldn't find the CGroup memory controller";
+        table(
+            &CHECK,
+            vec![
+                (
+                    "no limits set: harmless",
+                    B::cluster(3)
+                        .warning(mem, "m1", "", "x")
+                        .instance("c1", "m1")
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "a memory limit on that member",
+                    B::cluster(3)
+                        .warning(mem, "m1", "", "x")
+                        .instance_with("c1", "m1", |i| {
+                            i.expanded_config
+                                .insert("limits.memory".into(), "1GiB".into());
+                        })
+                        .build(),
+                    vec![("moderate", "server/m1")],
+                ),
+                (
+                    "a memory limit elsewhere",
+                    B::cluster(3)
+                        .warning(mem, "m1", "", "x")
+                        .instance_with("c1", "m2", |i| {
+                            i.expanded_config
+                                .insert("limits.memory".into(), "1GiB".into());
+                        })
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

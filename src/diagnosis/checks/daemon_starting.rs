@@ -37,3 +37,40 @@ fn run(ctx: &Context) -> Vec<Finding> {
     .fix("journalctl -u incus -n 50   # why it is not ready (waiting for other members to be upgraded?)")
     .fix("incus cluster list   # from another member: is this member BLOCKED?")]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn a_daemon_that_answers_503() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "starting",
+                    B::standalone()
+                        .unreadable("/1.0", Some(503), "Daemon is starting up")
+                        .build(),
+                    vec![("high", "server/local")],
+                ),
+                (
+                    "shutting down",
+                    B::standalone()
+                        .unreadable("/1.0", Some(503), "Daemon is shutting down")
+                        .build(),
+                    vec![("high", "server/local")],
+                ),
+                (
+                    "another error is not this",
+                    B::standalone()
+                        .unreadable("/1.0", Some(500), "boom")
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

@@ -104,3 +104,87 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+    use crate::diagnosis::incus::api::MemberStatus;
+
+    #[test]
+    fn voters_against_the_majority() {
+        let no_leader = "Failed to begin transaction: no available cowsql leader server found";
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                ("standalone", B::standalone().build(), vec![]),
+                (
+                    "one of three down: exactly a majority left",
+                    B::cluster(3)
+                        .status("m3", MemberStatus::Offline, "")
+                        .build(),
+                    vec![("high", "cluster/local")],
+                ),
+                (
+                    "two of three down",
+                    B::cluster(3)
+                        .status("m2", MemberStatus::Offline, "")
+                        .status("m3", MemberStatus::Offline, "")
+                        .build(),
+                    vec![("critical", "cluster/local")],
+                ),
+                (
+                    "four voters, none down",
+                    B::cluster(4)
+                        .member("m4", |m| m.roles = vec!["database".into()])
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "four voters, one down: 3 of 4 is exactly the majority of an even count",
+                    B::cluster(4)
+                        .member("m4", |m| m.roles = vec!["database".into()])
+                        .status("m4", MemberStatus::Offline, "")
+                        .build(),
+                    vec![("high", "cluster/local")],
+                ),
+                (
+                    "four voters, two down: 2 of 4 is no majority",
+                    B::cluster(4)
+                        .member("m4", |m| m.roles = vec!["database".into()])
+                        .status("m3", MemberStatus::Offline, "")
+                        .status("m4", MemberStatus::Offline, "")
+                        .build(),
+                    vec![("critical", "cluster/local")],
+                ),
+                (
+                    "two members",
+                    B::cluster(2).build(),
+                    vec![("moderate", "cluster/local")],
+                ),
+                (
+                    "no leader",
+                    B::cluster(3)
+                        .unreadable("/1.0/cluster/members?recursion=1", Some(503), no_leader)
+                        .build(),
+                    vec![("critical", "cluster/local")],
+                ),
+                (
+                    "the database does not answer",
+                    B::cluster(3)
+                        .with(|s| {
+                            s.database_unavailable =
+                                Some(crate::diagnosis::cluster::EndpointError {
+                                    path: "/1.0/cluster/members?recursion=1".into(),
+                                    status: None,
+                                    message: "timed out".into(),
+                                });
+                        })
+                        .build(),
+                    vec![("critical", "cluster/local")],
+                ),
+            ],
+        );
+    }
+}

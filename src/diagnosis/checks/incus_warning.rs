@@ -46,3 +46,41 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn warnings_no_other_check_accounts_for() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "an unknown warning",
+                    B::cluster(3)
+                        .warning("Something new", "m2", "", "details")
+                        .build(),
+                    vec![("moderate", "server/m2")],
+                ),
+                (
+                    "claimed by another check",
+                    B::cluster(3)
+                        .warning("Offline cluster member", "m1", "", "x")
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "resolved",
+                    B::cluster(3)
+                        .warning("Something new", "m2", "", "x")
+                        .resolve_warnings()
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

@@ -32,3 +32,43 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn instances_that_did_not_autostart() {
+        table(
+            &CHECK,
+            vec![
+                (
+                    "healthy",
+                    B::cluster(3).instance("c1", "m1").build(),
+                    vec![],
+                ),
+                (
+                    "failed",
+                    B::cluster(3)
+                        .warning(
+                            WARNING,
+                            "m2",
+                            "/1.0/instances/c1?project=dev",
+                            "pool unavailable",
+                        )
+                        .build(),
+                    vec![("high", "instance/c1")],
+                ),
+                (
+                    "resolved by a later start",
+                    B::cluster(3)
+                        .warning(WARNING, "m2", "/1.0/instances/c1", "x")
+                        .resolve_warnings()
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

@@ -66,3 +66,43 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn instances_in_the_error_state() {
+        table(
+            &CHECK,
+            vec![
+                (
+                    "healthy",
+                    B::cluster(3).instance("c1", "m1").build(),
+                    vec![],
+                ),
+                (
+                    "error",
+                    B::cluster(3)
+                        .instance_with("c1", "m2", |i| {
+                            i.status = "Error".into();
+                            i.status_code = 112;
+                        })
+                        .build(),
+                    vec![("high", "instance/c1")],
+                ),
+                (
+                    "stopped is not an error",
+                    B::cluster(3)
+                        .instance_with("c1", "m2", |i| {
+                            i.status = "Stopped".into();
+                            i.status_code = 102;
+                        })
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

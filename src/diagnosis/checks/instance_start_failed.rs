@@ -97,3 +97,50 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    use crate::diagnosis::incus::api::OperationStatus;
+
+    #[test]
+    fn failed_starts_from_the_operations() {
+        let failed = |desc: &str| {
+            B::cluster(3)
+                .instance_with("web1", "m2", |i| i.status = "Stopped".into())
+                .operation(OperationStatus::Failure, desc, |o| {
+                    o.err = "Failed to run: exec /nonexistent/init".into();
+                    o.resources
+                        .insert("instances".into(), vec!["/1.0/instances/web1".into()]);
+                })
+                .build()
+        };
+        table(
+            &CHECK,
+            vec![
+                (
+                    "healthy",
+                    B::cluster(3).instance("web1", "m2").build(),
+                    vec![],
+                ),
+                (
+                    "a start that failed",
+                    failed("Starting instance"),
+                    vec![("high", "instance/web1")],
+                ),
+                (
+                    "a restart that failed",
+                    failed("Restarting instance"),
+                    vec![("high", "instance/web1")],
+                ),
+                (
+                    "another failed task is operation-failed's",
+                    failed("Creating snapshot"),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

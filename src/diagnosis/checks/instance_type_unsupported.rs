@@ -79,3 +79,46 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    use crate::diagnosis::incus::api::InstanceType;
+
+    const NO_KVM: &str = "QEMU failed to run feature checks: KVM not found";
+
+    #[test]
+    fn driver_warnings_matter_only_where_such_instances_exist() {
+        let vm =
+            |b: B, at: &str| b.instance_with("vm1", at, |i| i.kind = InstanceType::VirtualMachine);
+        table(
+            &CHECK,
+            vec![
+                (
+                    "no VMs anywhere: harmless",
+                    B::cluster(3)
+                        .warning(WARNING, "m2", "", NO_KVM)
+                        .instance("c1", "m2")
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "a VM on that member",
+                    vm(B::cluster(3), "m2")
+                        .warning(WARNING, "m2", "", NO_KVM)
+                        .build(),
+                    vec![("high", "cluster-member/m2")],
+                ),
+                (
+                    "VMs elsewhere only",
+                    vm(B::cluster(3), "m1")
+                        .warning(WARNING, "m2", "", NO_KVM)
+                        .build(),
+                    vec![("moderate", "cluster-member/m2")],
+                ),
+            ],
+        );
+    }
+}

@@ -53,3 +53,34 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+    use crate::diagnosis::incus::api::MemberStatus;
+
+    #[test]
+    fn blocked_members_only() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "blocked",
+                    B::cluster(3)
+                        .status("m3", MemberStatus::Blocked, "waiting for an upgrade")
+                        .build(),
+                    vec![("high", "cluster-member/m3")],
+                ),
+                (
+                    "evacuated is not blocked",
+                    B::cluster(3)
+                        .status("m3", MemberStatus::Evacuated, "maintenance")
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

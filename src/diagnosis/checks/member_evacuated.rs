@@ -47,3 +47,58 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+    use crate::diagnosis::incus::api::{MemberStatus, OperationStatus};
+
+    #[test]
+    fn members_in_maintenance() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "evacuated",
+                    B::cluster(3)
+                        .status(
+                            "m3",
+                            MemberStatus::Evacuated,
+                            "Unavailable due to maintenance",
+                        )
+                        .build(),
+                    vec![("low", "cluster-member/m3")],
+                ),
+                (
+                    "evacuating",
+                    B::cluster(3)
+                        .status("m3", MemberStatus::Evacuating, "")
+                        .operation(OperationStatus::Running, "Evacuating cluster member", |o| {
+                            o.location = "m3".into()
+                        })
+                        .build(),
+                    vec![("moderate", "cluster-member/m3")],
+                ),
+                (
+                    "dead in maintenance is member-offline's",
+                    B::cluster(3)
+                        .status(
+                            "m3",
+                            MemberStatus::Evacuated,
+                            "Unavailable due to maintenance",
+                        )
+                        .warning(
+                            "Offline cluster member",
+                            "m1",
+                            "",
+                            "heartbeat to 127.0.0.13:8443 failed",
+                        )
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

@@ -137,3 +137,69 @@ fn unresponsive(st: &crate::diagnosis::cluster::ClusterState) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+    use crate::diagnosis::incus::api::MemberStatus;
+
+    const DOWN: &str = "Failed to send heartbeat request: Put \"https://127.0.0.13:8443/internal/database\": connection refused";
+
+    #[test]
+    fn offline_dead_in_maintenance_and_hung_members() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "offline",
+                    B::cluster(3)
+                        .status("m2", MemberStatus::Offline, "No heartbeat for 31s")
+                        .build(),
+                    vec![("high", "cluster-member/m2")],
+                ),
+                (
+                    "evacuated and dead: the leader's heartbeats fail",
+                    B::cluster(3)
+                        .status(
+                            "m3",
+                            MemberStatus::Evacuated,
+                            "Unavailable due to maintenance",
+                        )
+                        .warning("Offline cluster member", "m1", "", DOWN)
+                        .build(),
+                    vec![("high", "cluster-member/m3")],
+                ),
+                (
+                    "evacuated and alive: not offline",
+                    B::cluster(3)
+                        .status(
+                            "m3",
+                            MemberStatus::Evacuated,
+                            "Unavailable due to maintenance",
+                        )
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "online with an old warning: heartbeats work now",
+                    B::cluster(3)
+                        .warning("Offline cluster member", "m1", "", DOWN)
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "hung: online but does not answer",
+                    B::cluster(3)
+                        .with(|s| {
+                            s.unresponsive_members
+                                .insert("m2".into(), "timed out".into());
+                        })
+                        .build(),
+                    vec![("high", "cluster-member/m2")],
+                ),
+            ],
+        );
+    }
+}

@@ -5,6 +5,8 @@
 
 pub mod finding;
 pub mod support;
+#[cfg(test)]
+pub mod testkit;
 
 mod bridge_config;
 mod certificate_expiring;

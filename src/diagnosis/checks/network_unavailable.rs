@@ -43,3 +43,42 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn networks_unavailable_on_a_member() {
+        table(
+            &CHECK,
+            vec![
+                (
+                    "healthy",
+                    B::cluster(3)
+                        .network("ovn0", "ovn", "Created")
+                        .network_status("ovn0", "m1", "Created")
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "unavailable on m2",
+                    B::cluster(3)
+                        .network("ovn0", "ovn", "Created")
+                        .network_status("ovn0", "m2", "Unavailable")
+                        .build(),
+                    vec![("critical", "network/ovn0")],
+                ),
+                (
+                    "a warning says so",
+                    B::cluster(3)
+                        .network("br0", "bridge", "Created")
+                        .warning(WARNING, "m1", "/1.0/networks/br0", "dnsmasq failed")
+                        .build(),
+                    vec![("critical", "network/br0")],
+                ),
+            ],
+        );
+    }
+}

@@ -30,3 +30,43 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    use crate::diagnosis::incus::api::OperationStatus;
+
+    #[test]
+    fn failed_tasks_other_than_starts() {
+        table(
+            &CHECK,
+            vec![
+                (
+                    "healthy",
+                    B::cluster(3)
+                        .operation(OperationStatus::Success, "Creating snapshot", |_| {})
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "failed",
+                    B::cluster(3)
+                        .operation(OperationStatus::Failure, "Creating snapshot", |o| {
+                            o.err = "no space".into()
+                        })
+                        .build(),
+                    vec![("moderate", "operation/op0")],
+                ),
+                (
+                    "a failed start is instance-start-failed's",
+                    B::cluster(3)
+                        .operation(OperationStatus::Failure, "Starting instance", |_| {})
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

@@ -34,3 +34,53 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    use crate::diagnosis::incus::api::OperationStatus;
+
+    #[test]
+    fn tasks_running_for_ten_minutes() {
+        let at = |created: &str| {
+            B::cluster(3)
+                .operation(OperationStatus::Running, "Downloading image", |o| {
+                    o.created_at = created.into()
+                })
+                .build()
+        };
+        table(
+            &CHECK,
+            vec![
+                ("one minute", at("2026-11-26T06:59:00Z"), vec![]),
+                ("just under ten minutes", at("2026-11-26T06:50:01Z"), vec![]),
+                (
+                    "ten minutes",
+                    at("2026-11-26T06:50:00Z"),
+                    vec![("moderate", "operation/op0")],
+                ),
+                (
+                    "a finished one",
+                    B::cluster(3)
+                        .operation(OperationStatus::Success, "x", |o| {
+                            o.created_at = "2026-11-26T01:00:00Z".into()
+                        })
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "a websocket is not a task",
+                    B::cluster(3)
+                        .operation(OperationStatus::Running, "exec", |o| {
+                            o.class = "websocket".into();
+                            o.created_at = "2026-11-26T01:00:00Z".into();
+                        })
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

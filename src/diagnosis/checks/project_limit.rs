@@ -59,3 +59,53 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn usage_near_and_at_a_limit() {
+        table(
+            &CHECK,
+            vec![
+                (
+                    "healthy",
+                    B::cluster(3)
+                        .project_usage("dev", "instances", 3, 10)
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "89%",
+                    B::cluster(3)
+                        .project_usage("dev", "memory", 89, 100)
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "90%",
+                    B::cluster(3)
+                        .project_usage("dev", "memory", 90, 100)
+                        .build(),
+                    vec![("moderate", "project/dev")],
+                ),
+                (
+                    "at the limit",
+                    B::cluster(3)
+                        .project_usage("dev", "instances", 10, 10)
+                        .build(),
+                    vec![("high", "project/dev")],
+                ),
+                (
+                    "no limit (-1)",
+                    B::cluster(3)
+                        .project_usage("dev", "instances", 50, -1)
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

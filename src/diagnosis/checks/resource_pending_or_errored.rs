@@ -88,3 +88,33 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn pools_and_networks_that_did_not_finish() {
+        table(
+            &CHECK,
+            vec![
+                (
+                    "healthy",
+                    B::cluster(3).network("br0", "bridge", "Created").build(),
+                    vec![],
+                ),
+                (
+                    "pending pool",
+                    B::cluster(3).pool_state("default", "Pending").build(),
+                    vec![("moderate", "storage-pool/default")],
+                ),
+                (
+                    "errored network",
+                    B::cluster(3).network("br0", "bridge", "Errored").build(),
+                    vec![("high", "network/br0")],
+                ),
+            ],
+        );
+    }
+}

@@ -72,3 +72,50 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    use crate::diagnosis::incus::api::InstanceType;
+
+    #[test]
+    fn apparmor_off_matters_with_privileged_containers_or_when_fixable() {
+        let privileged = |b: B| {
+            b.instance_with("p1", "m1", |i| {
+                i.kind = InstanceType::Container;
+                i.expanded_config
+                    .insert("security.privileged".into(), "true".into());
+            })
+        };
+        let kernel = "AppArmor support has been disabled because of lack of kernel support";
+        table(
+            &CHECK,
+            vec![
+                (
+                    "no kernel support, no privileged containers: harmless",
+                    B::cluster(3)
+                        .warning(APPARMOR, "m1", "", kernel)
+                        .instance("c1", "m1")
+                        .build(),
+                    vec![],
+                ),
+                (
+                    "no kernel support with a privileged container",
+                    privileged(B::cluster(3))
+                        .warning(APPARMOR, "m1", "", kernel)
+                        .build(),
+                    vec![("moderate", "server/m1")],
+                ),
+                (
+                    "the parser is missing: fixable",
+                    B::cluster(3)
+                        .warning(APPARMOR, "m2", "", "apparmor_parser couldn't be found")
+                        .build(),
+                    vec![("low", "server/m2")],
+                ),
+            ],
+        );
+    }
+}

@@ -86,3 +86,39 @@ fn run(ctx: &Context) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn pools_at_or_over_the_threshold() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "just under 90%",
+                    B::cluster(3).pool_usage("default", "m2", 899, 1000).build(),
+                    vec![],
+                ),
+                (
+                    "at 90%",
+                    B::cluster(3).pool_usage("default", "m2", 90, 100).build(),
+                    vec![("high", "storage-pool/default")],
+                ),
+                (
+                    "at 98%",
+                    B::cluster(3).pool_usage("default", "m2", 98, 100).build(),
+                    vec![("critical", "storage-pool/default")],
+                ),
+                (
+                    "empty pool of unknown size",
+                    B::cluster(3).pool_usage("default", "m2", 0, 0).build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

@@ -45,3 +45,41 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn pools_unavailable_on_a_member() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "unavailable in m2's view",
+                    B::cluster(3)
+                        .pool_status("default", "m2", "Unavailable")
+                        .build(),
+                    vec![("critical", "storage-pool/default")],
+                ),
+                (
+                    "a warning says so",
+                    B::cluster(3)
+                        .warning(WARNING, "m3", "/1.0/storage-pools/default", "zpool missing")
+                        .build(),
+                    vec![("critical", "storage-pool/default")],
+                ),
+                (
+                    "resolved warning",
+                    B::cluster(3)
+                        .warning(WARNING, "m3", "/1.0/storage-pools/default", "zpool missing")
+                        .resolve_warnings()
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

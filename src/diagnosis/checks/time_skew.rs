@@ -28,3 +28,34 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn clock_skew_warnings() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "skew on m2",
+                    B::cluster(3)
+                        .warning(WARNING, "m2", "", "Time skew detected")
+                        .build(),
+                    vec![("moderate", "cluster-member/m2")],
+                ),
+                (
+                    "resolved",
+                    B::cluster(3)
+                        .warning(WARNING, "m2", "", "Time skew detected")
+                        .resolve_warnings()
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}

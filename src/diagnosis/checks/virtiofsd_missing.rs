@@ -28,3 +28,34 @@ fn run(ctx: &Context) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::checks::testkit::{StateBuilder as B, table};
+
+    #[test]
+    fn missing_virtiofsd() {
+        table(
+            &CHECK,
+            vec![
+                ("healthy", B::cluster(3).build(), vec![]),
+                (
+                    "missing on m2",
+                    B::cluster(3)
+                        .warning(WARNING, "m2", "", "virtiofsd not found")
+                        .build(),
+                    vec![("moderate", "server/m2")],
+                ),
+                (
+                    "resolved",
+                    B::cluster(3)
+                        .warning(WARNING, "m2", "", "x")
+                        .resolve_warnings()
+                        .build(),
+                    vec![],
+                ),
+            ],
+        );
+    }
+}
