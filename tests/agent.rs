@@ -428,67 +428,91 @@ async fn interactive_ask_answers_each_line_before_reading_the_next() {
     assert!(rest.contains("incus cluster remove --force m2"), "{rest}");
 }
 
-async fn mcp_exchange(w: &World, messages: &[Value]) -> Vec<Value> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let mut child = w
-        .cmd(&["mcp"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut replies = Vec::new();
-    for m in messages {
-        stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
-        if m.get("id").is_some() {
-            let line = out.next_line().await.unwrap().expect("a reply");
-            replies.push(serde_json::from_str(&line).unwrap());
+/// What a real MCP client (rmcp) sees of the server: the negotiated version, the tools with
+/// their annotations, and the text and error flag of some calls.
+async fn mcp_session(client: rmcp::service::RunningService<rmcp::RoleClient, ()>) -> Vec<Value> {
+    use rmcp::model::CallToolRequestParams;
+    let info = client.peer_info().expect("initialized");
+    assert_eq!(
+        info.server_info.as_ref().map(|s| s.name.as_str()),
+        Some("incus-ai")
+    );
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "run_checks" && t.input_schema.get("type") == Some(&json!("object"))));
+    assert!(
+        tools
+            .iter()
+            .all(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true))
+    );
+    let call = |name: &'static str, args: Value| {
+        let mut p = CallToolRequestParams::new(name);
+        if let Value::Object(m) = args {
+            p = p.with_arguments(m);
         }
+        p
+    };
+    let mut out = vec![json!(info.protocol_version.to_string())];
+    for (name, args) in [
+        ("get_member", json!({"name": "m2"})),
+        ("get_instance", json!({"name": "c1"})),
+        ("format_disk", json!({})),
+    ] {
+        let r = client.call_tool(call(name, args)).await.unwrap();
+        out.push(
+            json!({"text": serde_json::to_string(&r.content).unwrap(), "is_error": r.is_error}),
+        );
     }
-    drop(stdin);
-    let _ = child.wait().await;
-    replies
+    client.cancel().await.unwrap();
+    out
 }
 
-#[tokio::test]
-async fn the_mcp_server_speaks_the_protocol_over_stdio() {
-    let w = World::new(broken_cluster()).await;
-    let replies = mcp_exchange(
-        &w,
-        &[
-            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}),
-            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
-            json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "get_member", "arguments": {"name": "m2"}}}),
-            json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "get_instance", "arguments": {"name": "c1"}}}),
-            json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "format_disk", "arguments": {}}}),
-            json!({"jsonrpc": "2.0", "id": 6, "method": "no/such"}),
-        ],
-    )
-    .await;
-    assert_eq!(replies[0]["result"]["serverInfo"]["name"], "incus-ai");
-    assert_eq!(replies[0]["result"]["protocolVersion"], "2025-06-18");
-    let tools = replies[1]["result"]["tools"].as_array().unwrap();
+fn check_session(replies: &[Value]) {
     assert!(
-        tools
-            .iter()
-            .any(|t| t["name"] == "run_checks" && t["inputSchema"]["type"] == "object")
+        replies[0].as_str().unwrap().starts_with("20"),
+        "{replies:?}"
     );
-    assert!(
-        tools
-            .iter()
-            .all(|t| t["annotations"]["readOnlyHint"] == true)
-    );
-    let member = replies[2]["result"]["content"][0]["text"].as_str().unwrap();
+    let member = replies[1]["text"].as_str().unwrap();
     assert!(member.contains("No heartbeat for 31.2s"), "{member}");
-    assert_eq!(replies[2]["result"]["isError"], false);
-    let instance = replies[3]["result"]["content"][0]["text"].as_str().unwrap();
+    assert_ne!(replies[1]["is_error"], true);
+    let instance = replies[2]["text"].as_str().unwrap();
     for s in SECRETS {
         assert!(!instance.contains(s), "{s} in MCP output");
     }
-    assert_eq!(replies[4]["result"]["isError"], true);
-    assert_eq!(replies[5]["error"]["code"], -32601);
+    assert_eq!(replies[3]["is_error"], true);
+}
+
+#[tokio::test]
+async fn a_real_mcp_client_uses_the_server_over_stdio_and_over_http() {
+    use rmcp::ServiceExt;
+    use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+    use tokio::io::AsyncBufReadExt;
+    let w = World::new(broken_cluster()).await;
+    let client = ().serve(TokioChildProcess::new(w.cmd(&["mcp"])).unwrap()).await.unwrap();
+    check_session(&mcp_session(client).await);
+
+    let mut server = w
+        .cmd(&["mcp", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let line = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the address it serves on");
+    let url = line
+        .split("serving MCP on ")
+        .nth(1)
+        .expect(&line)
+        .trim()
+        .to_string();
+    let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
+    check_session(&mcp_session(client).await);
+    let r = w.run(&["mcp", "--listen", "0.0.0.0:0"]).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("only loopback"), "{}", r.stderr);
     assert!(w.incus_requests().iter().all(|r| r.starts_with("GET ")));
 }
 

@@ -128,13 +128,34 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
 pub struct McpArgs {
     #[command(flatten)]
     pub remote: RemoteArgs,
+    /// Serve MCP over streamable HTTP on this loopback address instead of stdio
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 pub async fn mcp(ctx: &Context, args: &McpArgs) -> Result<u8, Failure> {
     let toolbox = toolbox(ctx, &args.remote);
-    crate::agent::mcp::serve(toolbox, tokio::io::stdin(), tokio::io::stdout())
-        .await
-        .map_err(|e| Failure::new(exit::FAILURE, format!("MCP over stdio: {e}")))?;
+    let Some(addr) = args.listen else {
+        crate::agent::mcp::serve(toolbox, tokio::io::stdin(), tokio::io::stdout())
+            .await
+            .map_err(|e| Failure::new(exit::FAILURE, format!("MCP over stdio: {e}")))?;
+        return Ok(exit::OK);
+    };
+    // Each HTTP session gets its own toolbox over the same client and index.
+    let client = toolbox.client().cloned();
+    let index = ctx.data.index();
+    let quiet = ctx.quiet;
+    crate::agent::mcp_http::serve(
+        addr,
+        move || Toolbox::new(client.clone(), Some(index.clone())),
+        |bound| {
+            if !quiet {
+                crate::errln!("incus-ai mcp: serving MCP on http://{bound}/mcp");
+            }
+        },
+    )
+    .await
+    .map_err(|e| Failure::new(exit::FAILURE, e))?;
     Ok(exit::OK)
 }
 
