@@ -9,7 +9,7 @@ use crate::util::lock::RunLock;
 
 impl From<ExportError> for Failure {
     fn from(e: ExportError) -> Self {
-        Failure::new(exit::FAILURE, e)
+        Failure::of(exit::FAILURE, &e)
     }
 }
 

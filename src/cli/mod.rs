@@ -95,6 +95,11 @@ impl Failure {
             message: message.to_string().replace('\n', " "),
         }
     }
+
+    /// An error and its causes on one line (`what failed: why: deeper why`).
+    pub fn of(code: u8, e: &(dyn std::error::Error + 'static)) -> Self {
+        Failure::new(code, crate::util::text::error_chain(e))
+    }
 }
 
 impl From<crate::util::lock::LockError> for Failure {
@@ -103,7 +108,7 @@ impl From<crate::util::lock::LockError> for Failure {
             crate::util::lock::LockError::Busy { .. } => exit::BUSY,
             _ => exit::FAILURE,
         };
-        Failure::new(code, e)
+        Failure::of(code, &e)
     }
 }
 
@@ -111,7 +116,7 @@ macro_rules! failure_from {
     ($($t:ty),*) => {$(
         impl From<$t> for Failure {
             fn from(e: $t) -> Self {
-                Failure::new(exit::FAILURE, e)
+                Failure::of(exit::FAILURE, &e)
             }
         }
     )*};

@@ -10,7 +10,7 @@ use crate::util::lock::RunLock;
 
 impl From<RefreshError> for Failure {
     fn from(e: RefreshError) -> Self {
-        Failure::new(exit::FAILURE, e)
+        Failure::of(exit::FAILURE, &e)
     }
 }
 

@@ -18,7 +18,7 @@ pub struct RemoteArgs {
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        Failure::new(exit::FAILURE, e)
+        Failure::of(exit::FAILURE, &e)
     }
 }
 

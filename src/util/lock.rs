@@ -20,12 +20,13 @@ pub enum LockError {
         pid: String,
     },
     /// The lock file cannot be opened.
-    #[error("cannot open lock file {path}: {detail}")]
+    #[error("cannot open lock file {path}")]
     Io {
         /// The lock file.
         path: PathBuf,
         /// Why.
-        detail: String,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -38,9 +39,9 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the lock, waiting up to `wait` for a running holder to finish.
     pub fn acquire(path: &Path, wait: Duration) -> Result<RunLock, LockError> {
-        let io = |e: std::io::Error| LockError::Io {
+        let io = |source: std::io::Error| LockError::Io {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            source,
         };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;

@@ -54,10 +54,19 @@ pub enum ExportError {
     #[error("bad RAG name {0:?}: use letters, digits, '-', '_' and '.' (not first)")]
     BadName(String),
     /// Writing the files.
-    #[error("cannot write {path}: {detail}")]
+    #[error("cannot write {path}")]
     Write {
         /// The file.
         path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The RAG data could not be written as YAML.
+    #[error("cannot serialize the RAG {name}: {detail}")]
+    Serialize {
+        /// The RAG.
+        name: String,
         /// Why.
         detail: String,
     },

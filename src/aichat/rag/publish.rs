@@ -47,9 +47,9 @@ impl Published {
 }
 
 pub(super) fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
-    move |e| ExportError::Write {
+    move |source| ExportError::Write {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source,
     }
 }
 

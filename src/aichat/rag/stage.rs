@@ -263,9 +263,9 @@ fn write_generation(
     let mut rags = Vec::new();
     for part in parts {
         let (data, chunks) = rag_of(part, s, cache);
-        let yaml = serde_norway::to_string(&data).map_err(|e| ExportError::Write {
-            path: s.rags_dir.clone(),
-            detail: format!("cannot serialize the RAG: {e}"),
+        let yaml = serde_norway::to_string(&data).map_err(|e| ExportError::Serialize {
+            name: part.rag.clone(),
+            detail: e.to_string(),
         })?;
         let file = format!("{}.yaml", part.rag);
         let path = s.rags_dir.join(&file);

@@ -211,7 +211,7 @@ impl Client {
 
     fn transport_error(&self, path: &str, e: reqwest::Error) -> ClientError {
         let chain = crate::util::text::error_chain(&e);
-        if chain.contains(tls::PIN_MISMATCH) {
+        if tls::is_pin_mismatch(&e) {
             return ClientError::ServerCertificate {
                 remote: self.remote.clone(),
             };

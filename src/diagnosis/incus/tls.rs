@@ -13,8 +13,43 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::ClientError;
 
-/// Marker in the error a pinned-certificate mismatch produces.
-pub const PIN_MISMATCH: &str = "server certificate does not match the pinned certificate";
+/// The server presented another certificate than the pinned one (found again by type in the
+/// chain of causes of a failed request).
+#[derive(Debug)]
+pub struct PinMismatch;
+
+impl std::fmt::Display for PinMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("server certificate does not match the pinned certificate")
+    }
+}
+
+impl std::error::Error for PinMismatch {}
+
+/// Whether `e` (or one of its causes) is a [`PinMismatch`].
+pub fn is_pin_mismatch(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<PinMismatch>() {
+            return true;
+        }
+        if let Some(rustls::Error::Other(other)) = err.downcast_ref::<rustls::Error>()
+            && other.0.is::<PinMismatch>()
+        {
+            return true;
+        }
+        // io::Error::source() skips the error it wraps; look at that one too.
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            && is_pin_mismatch(inner)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
 
 #[derive(Debug)]
 struct Pinned {
@@ -34,7 +69,9 @@ impl ServerCertVerifier for Pinned {
         if end_entity.as_ref() == self.cert.as_slice() {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General(PIN_MISMATCH.into()))
+            Err(rustls::Error::Other(rustls::OtherError(
+                std::sync::Arc::new(PinMismatch),
+            )))
         }
     }
 

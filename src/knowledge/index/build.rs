@@ -55,9 +55,9 @@ pub struct IndexReport {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
-    move |e| IndexError::Io {
+    move |source| IndexError::Io {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source,
     }
 }
 
@@ -91,7 +91,7 @@ pub fn damage(dir: &Path) -> Result<(), String> {
 pub fn open_dir(dir: &Path) -> Result<Index, IndexError> {
     let index = Index::open_in_dir(dir).map_err(|e| IndexError::Tantivy {
         path: dir.to_path_buf(),
-        detail: e.to_string(),
+        source: e,
     })?;
     schema::register(&index);
     Ok(index)
@@ -256,10 +256,7 @@ impl Wanted {
         let mut generations: Vec<(Collection, Generation)> = Vec::new();
         for collection in Collection::ALL {
             let store = Store::new(data.mirror().join(collection.as_str()));
-            if let Some(g) = store
-                .current()
-                .map_err(|e| IndexError::Mirror(e.to_string()))?
-            {
+            if let Some(g) = store.current()? {
                 generations.push((collection, g));
             }
         }
@@ -312,7 +309,7 @@ fn open_new(tmp: &Path, previous: Option<&Path>) -> Result<Index, IndexError> {
     let (schema, _) = schema::build();
     let i = Index::create_in_dir(tmp, schema).map_err(|e| IndexError::Tantivy {
         path: tmp.to_path_buf(),
-        detail: e.to_string(),
+        source: e,
     })?;
     schema::register(&i);
     Ok(i)
@@ -396,7 +393,7 @@ fn write(
 ) -> Result<usize, IndexError> {
     let tantivy_err = |e: tantivy::TantivyError| IndexError::Tantivy {
         path: tmp.to_path_buf(),
-        detail: e.to_string(),
+        source: e,
     };
     let (_, fields) = schema::build();
     let threads = std::thread::available_parallelism()
@@ -414,9 +411,7 @@ fn write(
     for k in to_write {
         let (i, file) = &wanted.pages[k];
         let (collection, g) = &wanted.generations[*i];
-        let text = g
-            .read_verified(file)
-            .map_err(|e| IndexError::Mirror(e.to_string()))?;
+        let text = g.read_verified(file)?;
         sections += add_page(&writer, &fields, *collection, k, &text).map_err(tantivy_err)?;
         pages.insert(k.clone(), wanted.hash_of(k));
         progress.inc(1);
@@ -428,7 +423,7 @@ fn write(
     })
     .map_err(|e| IndexError::Io {
         path: tmp.to_path_buf(),
-        detail: format!("cannot write the payload: {e}"),
+        source: std::io::Error::other(format!("cannot write the payload: {e}")),
     })?;
     let mut prepared = writer.prepare_commit().map_err(tantivy_err)?;
     prepared.set_payload(&payload);

@@ -22,15 +22,16 @@ pub enum IndexError {
     #[error("the mirror at {0} is empty; run `incus-ai mirror` first")]
     EmptyMirror(PathBuf),
     /// The mirror could not be read.
-    #[error("{0}")]
-    Mirror(String),
+    #[error(transparent)]
+    Mirror(#[from] crate::knowledge::mirror::store::StoreError),
     /// A filesystem error.
-    #[error("index {path}: {detail}")]
+    #[error("index {path}")]
     Io {
         /// The path.
         path: PathBuf,
         /// Why.
-        detail: String,
+        #[source]
+        source: std::io::Error,
     },
     /// Files of the index that fail their checksum.
     #[error("index {path}: {detail}; run `incus-ai index` to rebuild it from the mirror")]
@@ -41,11 +42,12 @@ pub enum IndexError {
         detail: String,
     },
     /// A tantivy error.
-    #[error("index {path}: {detail}")]
+    #[error("index {path}")]
     Tantivy {
         /// The path.
         path: PathBuf,
         /// Why.
-        detail: String,
+        #[source]
+        source: tantivy::TantivyError,
     },
 }

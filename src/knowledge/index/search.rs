@@ -118,7 +118,7 @@ impl Searcher {
             .try_into()
             .map_err(|e: tantivy::TantivyError| IndexError::Tantivy {
                 path: dir.to_path_buf(),
-                detail: e.to_string(),
+                source: e,
             })?;
         let (_, fields) = schema::build();
         Ok(Searcher {
@@ -156,7 +156,7 @@ impl Searcher {
         let searcher = self.reader.searcher();
         let err = |e: tantivy::TantivyError| IndexError::Tantivy {
             path: self.dir.clone(),
-            detail: e.to_string(),
+            source: e,
         };
         let field = if features.boosts { f.weighted } else { f.flat };
         let section_q = self.restrict(
@@ -299,7 +299,7 @@ impl Searcher {
     fn error(&self, e: tantivy::TantivyError) -> IndexError {
         IndexError::Tantivy {
             path: self.dir.clone(),
-            detail: e.to_string(),
+            source: e,
         }
     }
 

@@ -23,19 +23,37 @@ use crate::util::generations::Generations;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A filesystem operation failed.
-    #[error("mirror {path}: {detail}")]
+    #[error("mirror {path}")]
     Io {
         /// The path.
         path: PathBuf,
         /// Why.
-        detail: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A manifest that is not one.
+    #[error("mirror {path}: bad manifest")]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A page file whose content does not match the manifest.
+    #[error(
+        "mirror {path}: damaged: its content does not match the manifest (run `incus-ai mirror` to repair it)"
+    )]
+    Damaged {
+        /// The page file.
+        path: PathBuf,
     },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |e| StoreError::Io {
+    move |source| StoreError::Io {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source,
     }
 }
 
@@ -105,9 +123,8 @@ impl Generation {
         let text = self.read(file)?;
         match self.manifest.pages.get(file) {
             Some(rec) if rec.hash == content_hash(&text) => Ok(text),
-            _ => Err(StoreError::Io {
+            _ => Err(StoreError::Damaged {
                 path: self.page_path(file),
-                detail: "damaged: its content does not match the manifest (run `incus-ai mirror` to repair it)".into(),
             }),
         }
     }
@@ -169,9 +186,9 @@ impl Store {
         };
         let mpath = dir.join("manifest.json");
         let text = std::fs::read_to_string(&mpath).map_err(io(&mpath))?;
-        let manifest = serde_json::from_str(&text).map_err(|e| StoreError::Io {
+        let manifest = serde_json::from_str(&text).map_err(|source| StoreError::Manifest {
             path: mpath.clone(),
-            detail: format!("bad manifest: {e}"),
+            source,
         })?;
         Ok(Some(Generation { dir, manifest }))
     }
