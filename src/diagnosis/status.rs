@@ -86,11 +86,12 @@ pub fn summarize(st: &ClusterState) -> Status {
     for w in st.active_warnings() {
         *warnings.entry(w.severity.clone()).or_insert(0) += 1;
     }
-    let per_member = |statuses: &BTreeMap<(String, String), String>, name: &str| {
+    let per_member = |statuses: &BTreeMap<crate::diagnosis::cluster::OnMember, String>,
+                      name: &str| {
         statuses
             .iter()
-            .filter(|((n, _), s)| n == name && s.as_str() != "Created")
-            .map(|((_, m), s)| (m.clone(), s.clone()))
+            .filter(|(k, s)| k.name == name && s.as_str() != "Created")
+            .map(|(k, s)| (k.member.clone(), s.clone()))
             .collect()
     };
     Status {

@@ -74,7 +74,7 @@ pub async fn list_pools(tb: &mut Toolbox, _: NoArgs) -> Answer {
                 .iter()
                 .filter_map(|(m, s)| {
                     let u = s.storage_pools.get(&p.name)?;
-                    let status = st.pool_status.get(&(p.name.clone(), m.clone())).cloned().unwrap_or_default();
+                    let status = st.pool_status.get(&crate::diagnosis::cluster::OnMember::new(&p.name, m)).cloned().unwrap_or_default();
                     Some((m.clone(), json!({"status": status, "space": u.space, "inodes": u.inodes})))
                 })
                 .collect();
@@ -92,8 +92,8 @@ pub async fn list_networks(tb: &mut Toolbox, _: NoArgs) -> Answer {
             let per_member: serde_json::Map<String, Value> = st
                 .network_status
                 .iter()
-                .filter(|((name, _), _)| *name == n.name)
-                .map(|((_, m), s)| (m.clone(), json!(s)))
+                .filter(|(k, _)| k.name == n.name)
+                .map(|(k, s)| (k.member.clone(), json!(s)))
                 .collect();
             json!({"name": n.name, "type": n.kind, "project": n.project_or_default(), "status": n.status, "config": crate::diagnosis::redact::config(&n.config), "members": per_member})
         })

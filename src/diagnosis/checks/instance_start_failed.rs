@@ -60,7 +60,10 @@ fn run(ctx: &Context) -> Vec<Finding> {
             ));
             let lines = st
                 .instance_logs
-                .get(&(project.clone(), name.clone()))
+                .get(&crate::diagnosis::cluster::InstanceRef {
+                    project: project.clone(),
+                    name: name.clone(),
+                })
                 .map(|l| error_lines(l))
                 .unwrap_or_default();
             // In an LXC log the first errors are the cause, the later ones its fallout.

@@ -2,6 +2,7 @@
 
 use super::support::{unavailable, warning_evidence, warning_subject, warnings_of};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::cluster::OnMember;
 
 const WARNING: &str = "Network unavailable";
 
@@ -33,7 +34,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 && !n.project.is_empty() && n.project != "default" {
                     f = f.in_project(&n.project);
                 }
-            if let Some(s) = st.network_status.get(&(net.clone(), member.clone())) {
+            if let Some(s) = st.network_status.get(&OnMember::new(&net, &member)) {
                 f = f.evidence(Evidence::new(format!("GET /1.0/networks/{net}?target={member}"), "status", s.clone()));
             }
             for w in warnings_of(st, WARNING).filter(|w| warning_subject(w).1 == net && w.location == member) {

@@ -2,6 +2,7 @@
 
 use super::support::{unavailable, warning_evidence, warning_subject, warnings_of};
 use super::{Check, Context, Evidence, Finding, Kind, Severity};
+use crate::diagnosis::cluster::OnMember;
 
 const WARNING: &str = "Storage pool unavailable";
 
@@ -35,7 +36,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                     _ => format!("ssh {member} 'journalctl -u incus -n 50'   # the mount or device error"),
                 })
                 .fix(format!("ssh {member} 'systemctl restart incus'   # once the backing storage is back (or wait a minute)"));
-            if let Some(s) = st.pool_status.get(&(pool.clone(), member.clone())) {
+            if let Some(s) = st.pool_status.get(&OnMember::new(&pool, &member)) {
                 f = f.evidence(Evidence::new(format!("GET /1.0/storage-pools/{pool}?target={member}"), "status", s.clone()));
             }
             for w in warnings_of(st, WARNING).filter(|w| warning_subject(w).1 == pool && w.location == member) {

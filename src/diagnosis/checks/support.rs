@@ -65,14 +65,14 @@ pub fn heartbeat_failures<'a>(
 /// `(resource, member)` pairs a member cannot use: `Unavailable` in the member's own view
 /// (`statuses`) or named by an active warning of type `warning`.
 pub fn unavailable(
-    statuses: &std::collections::BTreeMap<(String, String), String>,
+    statuses: &std::collections::BTreeMap<crate::diagnosis::cluster::OnMember, String>,
     state: &ClusterState,
     warning: &str,
 ) -> std::collections::BTreeSet<(String, String)> {
     let mut out: std::collections::BTreeSet<(String, String)> = statuses
         .iter()
         .filter(|(_, s)| s.as_str() == "Unavailable")
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| (k.name.clone(), k.member.clone()))
         .collect();
     for w in warnings_of(state, warning) {
         out.insert((warning_subject(w).1, w.location.clone()));

@@ -2,11 +2,11 @@
 //! from, and one method per thing a test changes.
 
 use super::{Check, Context, Finding, Settings};
-use crate::diagnosis::cluster::{ClusterState, EndpointError};
+use crate::diagnosis::cluster::{ClusterState, EndpointError, OnMember};
 use crate::diagnosis::incus::api::{
     Certificate, Environment, Instance, InstanceType, Member, MemberState, MemberStatus, Network,
-    Operation, OperationStatus, PoolUsage, Project, ProjectResource, ProjectState, Server,
-    StoragePool, Usage, Warning,
+    Operation, OperationStatus, PoolUsage, Project, ProjectResource, Server, StoragePool, Usage,
+    Warning,
 };
 
 /// "Now" in every table test: 2026-11-26T07:00:00Z.
@@ -69,7 +69,7 @@ impl StateBuilder {
             );
             st.member_states.insert(name.clone(), state);
             st.pool_status
-                .insert(("default".into(), name), "Created".into());
+                .insert(OnMember::new("default", &name), "Created".into());
         }
         st.pools.push(StoragePool {
             name: "default".into(),
@@ -203,7 +203,7 @@ impl StateBuilder {
     pub fn pool_status(mut self, pool: &str, member: &str, status: &str) -> Self {
         self.st
             .pool_status
-            .insert((pool.into(), member.into()), status.into());
+            .insert(OnMember::new(pool, member), status.into());
         self
     }
 
@@ -231,7 +231,7 @@ impl StateBuilder {
     pub fn network_status(mut self, net: &str, member: &str, status: &str) -> Self {
         self.st
             .network_status
-            .insert((net.into(), member.into()), status.into());
+            .insert(OnMember::new(net, member), status.into());
         self
     }
 
@@ -246,7 +246,7 @@ impl StateBuilder {
         self.st
             .project_states
             .entry(name.into())
-            .or_insert_with(ProjectState::default)
+            .or_default()
             .resources
             .insert(resource.into(), ProjectResource { limit, usage });
         self
@@ -311,8 +311,11 @@ pub fn summary(findings: &[Finding]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A table of cases: each a name, a state and the `(severity, subject)` pairs expected.
-pub fn table(check: &Check, cases: Vec<(&str, ClusterState, Vec<(&str, &str)>)>) {
+/// One case of a table: its name, the state, the `(severity, subject)` pairs expected.
+pub type Case<'a> = (&'a str, ClusterState, Vec<(&'a str, &'a str)>);
+
+/// A table of cases.
+pub fn table(check: &Check, cases: Vec<Case>) {
     for (name, st, want) in cases {
         let got = summary(&run(check, &st));
         let want: Vec<(String, String)> = want

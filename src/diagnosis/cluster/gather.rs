@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 use serde::de::DeserializeOwned;
 
-use super::{ClusterState, EndpointError};
+use super::{ClusterState, EndpointError, InstanceRef, OnMember};
 use crate::diagnosis::incus::api::{
     Certificate, Instance, Member, MemberState, Network, Operations, PoolUsage, Profile, Project,
     ProjectState, Server, StoragePool, Warning,
@@ -399,7 +399,7 @@ async fn run_jobs(client: &Client, st: &mut ClusterState, jobs: Vec<Job>, opts: 
                 st.member_states.insert(m, s);
             }
             Ok(Outcome::PoolStatus(p, m, s)) => {
-                st.pool_status.insert((p, m), s);
+                st.pool_status.insert(OnMember { name: p, member: m }, s);
             }
             Ok(Outcome::PoolResources(p, m, u)) => {
                 st.member_states
@@ -409,13 +409,13 @@ async fn run_jobs(client: &Client, st: &mut ClusterState, jobs: Vec<Job>, opts: 
                     .insert(p, u);
             }
             Ok(Outcome::NetworkStatus(n, m, s)) => {
-                st.network_status.insert((n, m), s);
+                st.network_status.insert(OnMember { name: n, member: m }, s);
             }
             Ok(Outcome::ProjectState(p, s)) => {
                 st.project_states.insert(p, s);
             }
             Ok(Outcome::Log(project, name, text)) => {
-                st.instance_logs.insert((project, name), text);
+                st.instance_logs.insert(InstanceRef { project, name }, text);
             }
             Err(e) => record(&mut st.errors, &path, &e),
         }

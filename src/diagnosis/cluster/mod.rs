@@ -41,8 +41,36 @@ impl EndpointError {
     }
 }
 
+/// A pool or network (`name`) in one member's own view.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OnMember {
+    /// The pool or network.
+    pub name: String,
+    /// The member.
+    pub member: String,
+}
+
+impl OnMember {
+    /// `name` on `member`.
+    pub fn new(name: &str, member: &str) -> OnMember {
+        OnMember {
+            name: name.into(),
+            member: member.into(),
+        }
+    }
+}
+
+/// An instance, by project and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstanceRef {
+    /// Its project.
+    pub project: String,
+    /// Its name.
+    pub name: String,
+}
+
 /// Everything read from the server.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ClusterState {
     /// The remote it was read from.
     pub remote: String,
@@ -60,12 +88,12 @@ pub struct ClusterState {
     pub operations: Vec<Operation>,
     /// Storage pools, cluster-wide view.
     pub pools: Vec<StoragePool>,
-    /// `(pool, member)` → status in the member's own view (`Unavailable` shows only there).
-    pub pool_status: BTreeMap<(String, String), String>,
+    /// Pool on member → status in the member's own view (`Unavailable` shows only there).
+    pub pool_status: BTreeMap<OnMember, String>,
     /// Managed networks of all projects, cluster-wide view.
     pub networks: Vec<Network>,
-    /// `(network, member)` → status in the member's own view.
-    pub network_status: BTreeMap<(String, String), String>,
+    /// Network on member → status in the member's own view.
+    pub network_status: BTreeMap<OnMember, String>,
     /// Projects.
     pub projects: Vec<Project>,
     /// Usage against limits of the projects that have limits.
@@ -74,8 +102,8 @@ pub struct ClusterState {
     pub certificates: Vec<Certificate>,
     /// Profiles of all projects.
     pub profiles: Vec<Profile>,
-    /// `(project, instance)` → tail of `lxc.log`/`qemu.log`, for instances whose start failed.
-    pub instance_logs: BTreeMap<(String, String), String>,
+    /// Instance → tail of `lxc.log`/`qemu.log`, for instances whose start failed.
+    pub instance_logs: BTreeMap<InstanceRef, String>,
     /// Endpoints that could not be read.
     pub errors: Vec<EndpointError>,
     /// The cluster database did not answer (no leader, or no answer within the probe time):
