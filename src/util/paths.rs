@@ -15,6 +15,16 @@ fn xdg(var: &str, fallback: &str) -> PathBuf {
     }
 }
 
+/// `$XDG_DATA_HOME` (default `~/.local/share`).
+pub fn xdg_data_home() -> PathBuf {
+    xdg("XDG_DATA_HOME", ".local/share")
+}
+
+/// `$XDG_CACHE_HOME` (default `~/.cache`).
+pub fn xdg_cache_home() -> PathBuf {
+    xdg("XDG_CACHE_HOME", ".cache")
+}
+
 /// `$XDG_DATA_HOME/incus-ai` (default `~/.local/share/incus-ai`).
 pub fn default_data_dir() -> PathBuf {
     xdg("XDG_DATA_HOME", ".local/share").join("incus-ai")

@@ -125,7 +125,7 @@ fn add_page(
     let mut page_text = String::new();
     // The page document is the page's outline: what the page is about, not every word in it.
     repeat(&mut page_text, title, 2);
-    for s in &page.sections {
+    for (ordinal, s) in page.sections.iter().enumerate() {
         let parents = s.breadcrumb[..s.breadcrumb.len().saturating_sub(1)].join(" ");
         let mut weighted = String::new();
         repeat(&mut weighted, s.heading(), HEADING_REPEAT);
@@ -155,6 +155,7 @@ fn add_page(
             f.page_id => page_id,
             f.prior => prior * schema::key_prior(&s.keys),
             f.class => SectionClass::of(page.meta.doc_path.as_deref(), !s.keys.is_empty()) as u64,
+            f.section_id => schema::section_id(key, ordinal),
         );
         if let Some(p) = &page.meta.doc_path {
             d.add_text(f.doc_path, p);

@@ -2,10 +2,12 @@
 //! the doctor (doc links) and the agent.
 
 pub mod build;
+pub mod dense;
 pub mod query;
 pub mod schema;
 pub mod search;
 pub mod synonyms;
+pub mod vectors;
 
 use std::path::PathBuf;
 
@@ -39,6 +41,14 @@ pub enum IndexError {
         /// The index folder.
         path: PathBuf,
         /// Which files.
+        detail: String,
+    },
+    /// The embedding model failed while embedding.
+    #[error("embedding model {path}: {detail}")]
+    Embed {
+        /// The model folder.
+        path: PathBuf,
+        /// Why.
         detail: String,
     },
     /// A tantivy error.

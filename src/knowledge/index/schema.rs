@@ -10,7 +10,7 @@ use tantivy::tokenizer::{
 };
 
 /// Bumped whenever fields or analyzers change; an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// `kind` of a document that is one heading section.
 pub const KIND_SECTION: &str = "section";
@@ -58,6 +58,8 @@ pub struct Fields {
     pub prior: Field,
     /// What kind of text the section is (fast field), see [`SectionClass`].
     pub class: Field,
+    /// Number identifying the section (fast field), the key of its vector, see [`section_id`].
+    pub section_id: Field,
 }
 
 /// What kind of text a section is, following the docs' own layout (how-to guides,
@@ -101,6 +103,11 @@ pub fn page_id(page_key: &str) -> u64 {
     page_key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
     })
+}
+
+/// The number that identifies the `ordinal`-th section of a page (its vector's key).
+pub fn section_id(page_key: &str, ordinal: usize) -> u64 {
+    page_id(&format!("{page_key}#{ordinal}"))
 }
 
 /// How likely a page of this type answers an admin's question. The API changelog lists every
@@ -154,6 +161,7 @@ pub fn build() -> (Schema, Fields) {
         page_id: b.add_u64_field("page_id", FAST),
         prior: b.add_f64_field("prior", FAST),
         class: b.add_u64_field("class", FAST),
+        section_id: b.add_u64_field("section_id", FAST),
     };
     (b.build(), fields)
 }

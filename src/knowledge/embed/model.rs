@@ -1,0 +1,267 @@
+//! A sentence-transformers model run in process with candle: a BERT-family model folder
+//! (`config.json`, `model.safetensors`, `tokenizer.json`, `1_Pooling/config.json`,
+//! `sentence_bert_config.json`, `modules.json`), its pooling (mean or CLS) and maximum
+//! sequence length honoured, vectors L2-normalised when the folder says so (and for mean
+//! pooling by default). No Python, no download: everything comes from the folder.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use serde::Deserialize;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+/// Why a model folder cannot be used. Names the path and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The folder or one of its files is missing.
+    #[error("embedding model {path} is missing {what}; install it with `make setup` (scripts/setup.sh) or point [embeddings] model_dir / INCUS_AI_MODEL_DIR at a sentence-transformers folder")]
+    Missing {
+        /// The folder.
+        path: PathBuf,
+        /// What is missing.
+        what: String,
+    },
+    /// A file that does not load.
+    #[error("embedding model {path} is damaged ({detail}); install it again with `make setup`")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// Running the model failed.
+    #[error("embedding model {path}: {detail}")]
+    Run {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// How token vectors become one text vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// The mean over the tokens the attention mask keeps.
+    Mean,
+    /// The first token's vector.
+    Cls,
+}
+
+#[derive(Deserialize, Default)]
+struct PoolingConfig {
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct SentenceBertConfig {
+    #[serde(default)]
+    max_seq_length: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct Module {
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+/// A loaded model.
+pub struct LocalModel {
+    dir: PathBuf,
+    model: BertModel,
+    tokenizer: Tokenizer,
+    pooling: Pooling,
+    normalize: bool,
+    dimensions: usize,
+    max_tokens: usize,
+    device: Device,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ModelError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ModelError::Corrupt {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ModelError::Corrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+impl LocalModel {
+    /// Loads the model in `dir`.
+    pub fn load(dir: &Path) -> Result<LocalModel, ModelError> {
+        let missing = |what: &str| ModelError::Missing {
+            path: dir.to_path_buf(),
+            what: what.to_string(),
+        };
+        if !dir.is_dir() {
+            return Err(missing("(the folder does not exist)"));
+        }
+        let config_path = dir.join("config.json");
+        let config: Config = read_json(&config_path)?.ok_or_else(|| missing("config.json"))?;
+        let weights = dir.join("model.safetensors");
+        if !weights.is_file() {
+            return Err(missing("model.safetensors"));
+        }
+        let corrupt = |path: &Path, e: &dyn std::fmt::Display| ModelError::Corrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        };
+        let device = Device::Cpu;
+        // The weights are read into memory (a mapped file could change under us).
+        let bytes = std::fs::read(&weights).map_err(|e| corrupt(&weights, &e))?;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
+            .map_err(|e| corrupt(&weights, &e))?;
+        let model = BertModel::load(vb, &config).map_err(|e| corrupt(&weights, &e))?;
+        let tok_path = dir.join("tokenizer.json");
+        if !tok_path.is_file() {
+            return Err(missing("tokenizer.json"));
+        }
+        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| corrupt(&tok_path, &e))?;
+        let st: SentenceBertConfig =
+            read_json(&dir.join("sentence_bert_config.json"))?.unwrap_or_default();
+        let max_tokens = st
+            .max_seq_length
+            .unwrap_or(512)
+            .min(config.max_position_embeddings);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| corrupt(&tok_path, &e))?;
+        let mut padding = tokenizer.get_padding().cloned().unwrap_or_default();
+        padding.strategy = PaddingStrategy::BatchLongest;
+        tokenizer.with_padding(Some(PaddingParams { ..padding }));
+        let pool: PoolingConfig =
+            read_json(&dir.join("1_Pooling/config.json"))?.unwrap_or_default();
+        let pooling = match pool.pooling_mode.as_deref() {
+            Some("cls") => Pooling::Cls,
+            Some(_) => Pooling::Mean,
+            None if pool.pooling_mode_cls_token && !pool.pooling_mode_mean_tokens => Pooling::Cls,
+            None => Pooling::Mean,
+        };
+        let modules: Option<Vec<Module>> = read_json(&dir.join("modules.json"))?;
+        let normalize = match &modules {
+            Some(m) => m.iter().any(|m| m.kind.ends_with("Normalize")),
+            None => true,
+        };
+        Ok(LocalModel {
+            dir: dir.to_path_buf(),
+            model,
+            tokenizer,
+            pooling,
+            normalize,
+            dimensions: config.hidden_size,
+            max_tokens,
+            device,
+        })
+    }
+
+    /// Length of the vectors.
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    /// Longest input, in tokens (longer texts are cut).
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// The folder the model came from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of tokens of `text` (special tokens included), before truncation.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.tokenizer
+            .encode(text, true)
+            .map_or(0, |e| e.get_ids().len())
+    }
+
+    fn run_err(&self, e: impl std::fmt::Display) -> ModelError {
+        ModelError::Run {
+            path: self.dir.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// Embeds one batch of texts (padded to the longest).
+    pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let enc = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| self.run_err(e))?;
+        let (b, l) = (enc.len(), enc[0].get_ids().len());
+        let ids: Vec<u32> = enc.iter().flat_map(|e| e.get_ids().to_vec()).collect();
+        let mask: Vec<u32> = enc
+            .iter()
+            .flat_map(|e| e.get_attention_mask().to_vec())
+            .collect();
+        let out = (|| -> candle_core::Result<Vec<Vec<f32>>> {
+            let ids = Tensor::from_vec(ids, (b, l), &self.device)?;
+            let mask = Tensor::from_vec(mask, (b, l), &self.device)?;
+            let hidden = self.model.forward(&ids, &ids.zeros_like()?, Some(&mask))?;
+            let pooled = match self.pooling {
+                Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+                Pooling::Mean => {
+                    let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+                    let sum = hidden.broadcast_mul(&m)?.sum(1)?;
+                    sum.broadcast_div(&m.sum(1)?.clamp(1e-9f32, f32::MAX)?)?
+                }
+            };
+            let pooled = if self.normalize {
+                let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+                pooled.broadcast_div(&norm)?
+            } else {
+                pooled
+            };
+            pooled.to_vec2::<f32>()
+        })();
+        out.map_err(|e| self.run_err(e))
+    }
+
+    /// Embeds `texts` in batches of similar length (less padding), in input order.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        const BATCH: usize = 32;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(BATCH) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, v) in chunk.iter().zip(self.embed_batch(&batch)?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Cosine of two vectors (their dot product when both are L2-normalised).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
