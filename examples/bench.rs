@@ -27,6 +27,14 @@ use incus_ai::knowledge::mirror::{self, MirrorOptions};
 use incus_ai::knowledge::sources::{FetchContext, Source};
 use incus_ai::util::paths::DataDir;
 
+/// Index options without the embedding model (the BM25 numbers).
+fn bm25_only() -> build::IndexOptions {
+    build::IndexOptions {
+        quiet: true,
+        model_dir: None,
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -114,7 +122,7 @@ async fn main() {
     );
 
     let t = Instant::now();
-    let r = build::update(&data, true).expect("index");
+    let r = build::update(&data, &bm25_only()).expect("index");
     let full = t.elapsed();
     println!(
         "index build, full:       {:>9}  {} pages, {} sections  [{}]",
@@ -124,11 +132,11 @@ async fn main() {
         status("index build", full < Duration::from_secs(2), "< 2 s")
     );
     let t = Instant::now();
-    build::update(&data, true).expect("index");
+    build::update(&data, &bm25_only()).expect("index");
     println!("index update, no change: {:>9}", ms(t.elapsed()));
 
     let t = Instant::now();
-    let searcher = Searcher::open(&data.index()).expect("open");
+    let searcher = Searcher::open(&data.index(), None).expect("open");
     println!("index open:              {:>9}", ms(t.elapsed()));
     let mut lat = Vec::new();
     for _ in 0..25 {
@@ -496,7 +504,7 @@ async fn export_bench(data: &DataDir, mirror_opts: &MirrorOptions) {
     );
     state.clear();
     let t = Instant::now();
-    let rr = incus_ai::refresh::run(data, mirror_opts, Some(&opts), true)
+    let rr = incus_ai::refresh::run(data, mirror_opts, Some(&opts), &bm25_only())
         .await
         .expect("refresh");
     let e = rr.export.expect("export ran");

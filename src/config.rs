@@ -46,6 +46,39 @@ pub struct Config {
     pub search: SearchConfig,
     /// The chat model of `ask`.
     pub llm: LlmConfig,
+    /// The local embedding model of hybrid search.
+    pub embeddings: EmbeddingsConfig,
+}
+
+/// `[embeddings]`: the sentence-embedding model run in process for hybrid search.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingsConfig {
+    /// `false` for BM25 search alone.
+    pub enabled: bool,
+    /// The model folder (sentence-transformers layout) [default: INCUS_AI_MODEL_DIR, else
+    /// `$XDG_DATA_HOME/incus-ai/models/all-MiniLM-L6-v2`].
+    pub model_dir: Option<std::path::PathBuf>,
+    /// Where `incus-ai serve` listens (`export aichat --use-local-model` points AIChat there).
+    pub listen: Option<String>,
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> Self {
+        EmbeddingsConfig {
+            enabled: true,
+            model_dir: None,
+            listen: None,
+        }
+    }
+}
+
+impl EmbeddingsConfig {
+    /// The model folder to use, `None` when dense search is off.
+    pub fn model_dir(&self) -> Option<std::path::PathBuf> {
+        self.enabled
+            .then(|| crate::knowledge::embed::model_dir(self.model_dir.as_deref()))
+    }
 }
 
 /// `[llm]`: the chat model `ask` uses. Either an OpenAI-compatible endpoint, or the name of a

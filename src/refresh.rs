@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::aichat::config::AichatError;
 use crate::aichat::rag::{self as export, ExportError, ExportOptions, ExportReport, Staged};
 use crate::knowledge::index::IndexError;
-use crate::knowledge::index::build::{self, IndexReport, StagedIndex};
+use crate::knowledge::index::build::{self, IndexOptions, IndexReport, StagedIndex};
 use crate::knowledge::mirror::{self, CollectionReport, MirrorOptions};
 use crate::util::paths::DataDir;
 
@@ -111,7 +111,7 @@ pub async fn run(
     data: &DataDir,
     mirror_opts: &MirrorOptions,
     export_opts: Option<&ExportOptions>,
-    quiet: bool,
+    index_opts: &IndexOptions,
 ) -> Result<RefreshReport, RefreshError> {
     let start = Instant::now();
     let reports = mirror::run(data, mirror_opts).await;
@@ -123,7 +123,7 @@ pub async fn run(
     {
         return Err(RefreshError::Mirror(e.clone()));
     }
-    let index = build::stage(data, quiet)?;
+    let index = build::stage(data, index_opts)?;
     let mut export_skipped = None;
     let staged_export = match export_opts {
         None => {

@@ -25,10 +25,18 @@ fn the_rust_model_gives_the_reference_similarities() {
     // ours, recorded from this implementation once the reference values matched.
     for (a, b, want) in RECORDED {
         let s = sim(&m, a, b);
-        assert!((s - want).abs() < 0.0005, "{a} / {b}: {s} (recorded {want})");
+        assert!(
+            (s - want).abs() < 0.0005,
+            "{a} / {b}: {s} (recorded {want})"
+        );
     }
     // Vectors are unit length; a batch gives what single texts give (padding is masked).
-    let v = m.embed(&["short", "a much longer text about storage pools and snapshots"]).unwrap();
+    let v = m
+        .embed(&[
+            "short",
+            "a much longer text about storage pools and snapshots",
+        ])
+        .unwrap();
     let n: f32 = v[0].iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((n - 1.0).abs() < 1e-4);
     let alone = m.embed(&["short"]).unwrap();
@@ -36,23 +44,47 @@ fn the_rust_model_gives_the_reference_similarities() {
 }
 
 const RECORDED: &[(&str, &str, f32)] = &[
-    ("The cat sits outside", "The dog plays in the garden", 0.2838),
+    (
+        "The cat sits outside",
+        "The dog plays in the garden",
+        0.2838,
+    ),
     ("A man is playing guitar", "A woman watches TV", -0.0327),
-    ("How do I remove a dead cluster member?", "Removing a member that is offline for good", 0.5093),
-    ("lxc launch fails with no space left on device", "Storage pool is full", 0.2887),
+    (
+        "How do I remove a dead cluster member?",
+        "Removing a member that is offline for good",
+        0.5093,
+    ),
+    (
+        "lxc launch fails with no space left on device",
+        "Storage pool is full",
+        0.2887,
+    ),
 ];
 
 #[test]
 fn a_missing_or_damaged_model_folder_is_one_line_naming_it() {
     let d = tempfile::tempdir().unwrap();
-    let e = LocalModel::load(&d.path().join("nope")).err().unwrap().to_string();
+    let e = LocalModel::load(&d.path().join("nope"))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("nope") && e.contains("make setup"), "{e}");
     let real = model_dir(None);
-    for f in ["config.json", "tokenizer.json", "sentence_bert_config.json", "modules.json"] {
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+        "modules.json",
+    ] {
         std::fs::copy(real.join(f), d.path().join(f)).unwrap();
     }
     std::fs::create_dir_all(d.path().join("1_Pooling")).unwrap();
-    std::fs::copy(real.join("1_Pooling/config.json"), d.path().join("1_Pooling/config.json")).unwrap();
+    std::fs::copy(
+        real.join("1_Pooling/config.json"),
+        d.path().join("1_Pooling/config.json"),
+    )
+    .unwrap();
     let e = LocalModel::load(d.path()).err().unwrap().to_string();
     assert!(e.contains("model.safetensors"), "{e}");
     std::fs::write(d.path().join("model.safetensors"), b"not safetensors").unwrap();

@@ -216,9 +216,3 @@ pub fn check_dimensions(
 }
 
 pub use crate::knowledge::embed::cache::{Cache, key};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-}

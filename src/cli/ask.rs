@@ -44,7 +44,7 @@ fn toolbox(ctx: &Context, remote: &RemoteArgs) -> Toolbox {
             None
         }
     };
-    Toolbox::new(client, Some(ctx.data.index()))
+    Toolbox::new(client, Some(ctx.data.index()), ctx.model_dir())
 }
 
 /// The model configured in `[llm]` or named with `--model CLIENT:MODEL`; `None` when no model
@@ -144,10 +144,11 @@ pub async fn mcp(ctx: &Context, args: &McpArgs) -> Result<u8, Failure> {
     // Each HTTP session gets its own toolbox over the same client and index.
     let client = toolbox.client().cloned();
     let index = ctx.data.index();
+    let model = ctx.model_dir();
     let quiet = ctx.quiet;
     crate::agent::mcp_http::serve(
         addr,
-        move || Toolbox::new(client.clone(), Some(index.clone())),
+        move || Toolbox::new(client.clone(), Some(index.clone()), model.clone()),
         |bound| {
             if !quiet {
                 crate::errln!("incus-ai mcp: serving MCP on http://{bound}/mcp");

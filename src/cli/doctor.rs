@@ -60,7 +60,7 @@ pub fn render(r: &Report) -> String {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
-    let searcher = Searcher::open(&ctx.data.index()).ok();
+    let searcher = Searcher::open(&ctx.data.index(), ctx.model_dir().as_deref()).ok();
     let (report, _) = doctor::run(
         &client,
         searcher.as_ref(),

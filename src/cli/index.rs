@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::{Context, Failure, exit, print_json};
 use crate::knowledge::index::build::{IndexReport, update};
+use crate::knowledge::index::dense::DenseReport;
 use crate::util::lock::RunLock;
 
 /// Options of `index`.
@@ -26,7 +27,7 @@ pub fn describe(r: &IndexReport) -> String {
         );
     }
     format!(
-        "index: {} pages, {} sections ({}{} added, {} updated, {} removed; {} sections written) in {:.2}s",
+        "index: {} pages, {} sections ({}{} added, {} updated, {} removed; {} sections written) in {:.2}s{}",
         r.pages_total,
         r.sections_total,
         if r.rebuilt { "rebuilt; " } else { "" },
@@ -34,15 +35,34 @@ pub fn describe(r: &IndexReport) -> String {
         r.pages_updated,
         r.pages_removed,
         r.sections_written,
-        r.elapsed_ms as f64 / 1000.0
+        r.elapsed_ms as f64 / 1000.0,
+        describe_dense(&r.dense)
     )
+}
+
+/// The dense half in a few words: vectors and what they cost, or why there are none.
+fn describe_dense(d: &DenseReport) -> String {
+    match &d.model {
+        Some(m) => format!(
+            "; {} vectors by {m} ({} embedded in {:.1}s, {} from the cache)",
+            d.vectors,
+            d.embedded,
+            d.embed_ms as f64 / 1000.0,
+            d.cached
+        ),
+        None if d.unavailable.is_some() => "; BM25 only (no embedding model)".to_string(),
+        None => String::new(),
+    }
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
-    let report = update(&ctx.data, ctx.quiet)?;
+    let report = update(&ctx.data, &ctx.index_options())?;
     if let Some(h) = &report.healed {
         crate::errln!("incus-ai: warning: {h}");
+    }
+    if let Some(why) = &report.dense.unavailable {
+        crate::errln!("incus-ai: warning: {why}");
     }
     if args.json {
         print_json(&report);

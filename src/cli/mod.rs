@@ -139,6 +139,21 @@ pub struct Context {
     pub quiet: bool,
 }
 
+impl Context {
+    /// The embedding model folder of hybrid search (`None` when `[embeddings] enabled = false`).
+    pub fn model_dir(&self) -> Option<std::path::PathBuf> {
+        self.config.embeddings.model_dir()
+    }
+
+    /// How index updates run here.
+    pub fn index_options(&self) -> crate::knowledge::index::build::IndexOptions {
+        crate::knowledge::index::build::IndexOptions {
+            quiet: self.quiet,
+            model_dir: self.model_dir(),
+        }
+    }
+}
+
 impl Cli {
     fn context(&self) -> Result<Context, Failure> {
         let (path, explicit) = match &self.config {

@@ -36,10 +36,13 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
     let mirror = super::mirror::options(ctx, &args.source).await?;
     let export = (!args.no_export).then(|| args.aichat.options());
-    let report = refresh::run(&ctx.data, &mirror, export.as_ref(), ctx.quiet).await?;
+    let report = refresh::run(&ctx.data, &mirror, export.as_ref(), &ctx.index_options()).await?;
     super::mirror::print_warnings(&report.mirror);
     if let Some(h) = &report.index.healed {
         crate::errln!("incus-ai: warning: {h}");
+    }
+    if let Some(why) = &report.index.dense.unavailable {
+        crate::errln!("incus-ai: warning: {why}");
     }
     for n in report.export.iter().flat_map(|e| &e.notes) {
         crate::errln!("incus-ai: warning: {n}");

@@ -65,7 +65,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
             format!("--limit {limit} is out of range; give 1 to {MAX_LIMIT} results"),
         ));
     }
-    let searcher = Searcher::open(&ctx.data.index())?;
+    let searcher = Searcher::open(&ctx.data.index(), ctx.model_dir().as_deref())?;
     let hits = searcher.search(&query, args.collection.into(), limit)?;
     if args.json {
         print_json(&hits);

@@ -162,6 +162,8 @@ pub struct Toolbox {
     client: Option<Client>,
     /// Where the index lives, to follow new generations in long sessions (MCP).
     index_root: Option<std::path::PathBuf>,
+    /// The embedding model of hybrid search (`None`: BM25 alone).
+    model_dir: Option<std::path::PathBuf>,
     searcher: Option<Searcher>,
     /// The last gathered state and when it was read.
     state: Option<(ClusterState, Instant)>,
@@ -169,12 +171,20 @@ pub struct Toolbox {
 
 impl Toolbox {
     /// Tools over a cluster (when `client` is given) and the docs index under `index_root`
-    /// (when given; it is opened when there is one).
-    pub fn new(client: Option<Client>, index_root: Option<std::path::PathBuf>) -> Toolbox {
-        let searcher = index_root.as_deref().and_then(|r| Searcher::open(r).ok());
+    /// (when given; it is opened when there is one), searched with the embedding model in
+    /// `model_dir` too (when given).
+    pub fn new(
+        client: Option<Client>,
+        index_root: Option<std::path::PathBuf>,
+        model_dir: Option<std::path::PathBuf>,
+    ) -> Toolbox {
+        let searcher = index_root
+            .as_deref()
+            .and_then(|r| Searcher::open(r, model_dir.as_deref()).ok());
         Toolbox {
             client,
             index_root,
+            model_dir,
             searcher,
             state: None,
         }
@@ -197,7 +207,7 @@ impl Toolbox {
         let current = crate::knowledge::index::build::current_dir(root);
         let opened = self.searcher.as_ref().map(|s| s.dir().to_path_buf());
         if current.is_some() && current != opened {
-            match Searcher::open(root) {
+            match Searcher::open(root, self.model_dir.as_deref()) {
                 Ok(s) => self.searcher = Some(s),
                 Err(e) => tracing::warn!("index not reopened: {e}"),
             }
@@ -275,7 +285,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_calls_are_refused_in_words_the_model_can_use() {
-        let mut t = Toolbox::new(None, None);
+        let mut t = Toolbox::new(None, None, None);
         let out = t.call_output("delete_instance", &json!({})).await;
         assert!(out.is_error && out.text.starts_with("error: unknown tool"));
         assert!(

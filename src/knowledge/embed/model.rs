@@ -16,7 +16,9 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// The folder or one of its files is missing.
-    #[error("embedding model {path} is missing {what}; install it with `make setup` (scripts/setup.sh) or point [embeddings] model_dir / INCUS_AI_MODEL_DIR at a sentence-transformers folder")]
+    #[error(
+        "embedding model {path} is missing {what}; install it with `make setup` (scripts/setup.sh) or point [embeddings] model_dir / INCUS_AI_MODEL_DIR at a sentence-transformers folder"
+    )]
     Missing {
         /// The folder.
         path: PathBuf,
@@ -228,7 +230,11 @@ impl LocalModel {
                 }
             };
             let pooled = if self.normalize {
-                let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+                let norm = pooled
+                    .sqr()?
+                    .sum_keepdim(1)?
+                    .sqrt()?
+                    .clamp(1e-12f32, f32::MAX)?;
                 pooled.broadcast_div(&norm)?
             } else {
                 pooled
@@ -240,6 +246,16 @@ impl LocalModel {
 
     /// Embeds `texts` in batches of similar length (less padding), in input order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.embed_with(texts, &mut |_| {})
+    }
+
+    /// [`LocalModel::embed`], calling `done` with the number of texts of each finished batch
+    /// (for a progress bar).
+    pub fn embed_with(
+        &self,
+        texts: &[&str],
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
         const BATCH: usize = 32;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
@@ -249,6 +265,7 @@ impl LocalModel {
             for (&i, v) in chunk.iter().zip(self.embed_batch(&batch)?) {
                 out[i] = v;
             }
+            done(chunk.len());
         }
         Ok(out)
     }

@@ -12,8 +12,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tantivy::{Index, IndexWriter, Term, doc};
 
-use super::IndexError;
 use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SCHEMA_VERSION, SectionClass};
+use super::{IndexError, dense};
 use crate::knowledge::Collection;
 use crate::knowledge::document::Page;
 use crate::knowledge::mirror::store::{Generation, Store};
@@ -50,6 +50,8 @@ pub struct IndexReport {
     /// Why the previous index could not be kept (damaged files), when it was rebuilt for that.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healed: Option<String>,
+    /// The dense half: vectors, texts embedded now, from the cache.
+    pub dense: dense::DenseReport,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
 }
@@ -241,8 +243,8 @@ impl StagedIndex {
 }
 
 /// Brings the index up to date with the mirror and makes it current.
-pub fn update(data: &DataDir, quiet: bool) -> Result<IndexReport, IndexError> {
-    stage(data, quiet)?.publish()
+pub fn update(data: &DataDir, opts: &IndexOptions) -> Result<IndexReport, IndexError> {
+    stage(data, opts)?.publish()
 }
 
 /// What the mirror holds now: each collection's generation, and `<collection>/<file>` →
@@ -316,8 +318,18 @@ fn open_new(tmp: &Path, previous: Option<&Path>) -> Result<Index, IndexError> {
     Ok(i)
 }
 
+/// How an update runs.
+#[derive(Debug, Clone, Default)]
+pub struct IndexOptions {
+    /// No progress bar.
+    pub quiet: bool,
+    /// The embedding model folder; `None` turns dense search off.
+    pub model_dir: Option<PathBuf>,
+}
+
 /// Builds the update in a new generation without making it current.
-pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
+pub fn stage(data: &DataDir, opts: &IndexOptions) -> Result<StagedIndex, IndexError> {
+    let quiet = opts.quiet;
     let start = Instant::now();
     let root = data.index();
     let gens = Generations::new(&root);
@@ -351,9 +363,10 @@ pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
         .collect();
     report.pages_removed = removed.len();
     report.pages_total = wanted.pages.len();
+    let vectors_ok = dense::up_to_date(opts.model_dir.as_deref(), current.as_deref());
     if let Some(dir) = current
         .as_deref()
-        .filter(|_| to_write.is_empty() && removed.is_empty())
+        .filter(|_| to_write.is_empty() && removed.is_empty() && vectors_ok)
     {
         report.sections_total = count_sections(&open_dir(dir)?);
         report.elapsed_ms = start.elapsed().as_millis() as u64;
@@ -373,6 +386,26 @@ pub fn stage(data: &DataDir, quiet: bool) -> Result<StagedIndex, IndexError> {
         &index, &tmp, &wanted, &removed, &to_write, &mut pages, quiet,
     )?;
     report.sections_total = count_sections(&index);
+    let read = |key: &str| -> Result<Page, IndexError> {
+        let (i, file) = &wanted.pages[key];
+        Ok(Page::parse(&wanted.generations[*i].1.read_verified(file)?))
+    };
+    let source = dense::PageSource {
+        keys: wanted
+            .pages
+            .iter()
+            .map(|(k, (i, _))| (k.clone(), wanted.generations[*i].0))
+            .collect(),
+        read: &read,
+    };
+    report.dense = dense::update(
+        opts.model_dir.as_deref(),
+        quiet,
+        current.as_deref(),
+        &tmp,
+        &source,
+        &to_write,
+    )?;
     report.elapsed_ms = start.elapsed().as_millis() as u64;
     Ok(StagedIndex {
         gens,

@@ -4,7 +4,7 @@
 //! folder the index is BM25 alone, and says so.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -50,9 +50,10 @@ pub struct PageSource<'a> {
 
 /// Builds the vectors of the new generation in `tmp`: the previous generation's vectors of
 /// unchanged pages (when they come from the same model), new ones for `changed` pages.
-/// `model_dir` is `None` when dense search is off.
+/// `model_dir` is `None` when dense search is off; `quiet` hides the progress bar.
 pub fn update(
     model_dir: Option<&Path>,
+    quiet: bool,
     previous: Option<&Path>,
     tmp: &Path,
     pages: &PageSource,
@@ -123,12 +124,20 @@ pub fn update(
     report.cached = texts.len() - missing.len();
     if !missing.is_empty() {
         let start = Instant::now();
-        report.tokens = missing.iter().map(|t| model.count_tokens(t).min(model.max_tokens())).sum();
+        report.tokens = missing
+            .iter()
+            .map(|t| model.count_tokens(t).min(model.max_tokens()))
+            .sum();
         let run = |e: embed::ModelError| IndexError::Embed {
             path: dir.to_path_buf(),
             detail: e.to_string(),
         };
-        let out = model.embed(&missing).map_err(run)?;
+        let bar = crate::util::progress::Progress::new("embedding", quiet);
+        bar.set_length(missing.len() as u64);
+        let out = model
+            .embed_with(&missing, &mut |n| bar.inc(n as u64))
+            .map_err(run)?;
+        bar.finish();
         for (t, v) in missing.iter().zip(out) {
             cache.insert(embed::cache::key(t), v);
         }
@@ -161,9 +170,4 @@ pub fn up_to_date(model_dir: Option<&Path>, current: Option<&Path>) -> bool {
     current
         .and_then(Vectors::read)
         .is_some_and(|v| v.model == embed::model_id(dir))
-}
-
-/// The model folder to use, for an update: `None` when dense search is turned off.
-pub fn resolve(configured: Option<&Path>, enabled: bool) -> Option<PathBuf> {
-    enabled.then(|| embed::model_dir(configured))
 }

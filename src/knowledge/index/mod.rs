@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod dense;
+pub mod hybrid;
 pub mod query;
 pub mod schema;
 pub mod search;

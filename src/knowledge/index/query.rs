@@ -37,6 +37,54 @@ pub struct Features {
     pub intent: bool,
     /// Sections containing more of the question's words rank higher.
     pub coverage: bool,
+    /// The BM25 ranking (off: dense alone, for measuring).
+    pub lexical: bool,
+    /// The dense ranking from the local embedding model, fused with BM25.
+    pub dense: bool,
+}
+
+/// A question in LXD's words, in Incus's: `lxc` commands are `incus` commands, `lxd` is
+/// `incus`, `lxdbr0` is `incusbr0`, `/var/snap/lxd/common/lxd` and `/var/lib/lxd` are
+/// `/var/lib/incus`. `lxd-to-incus`, `raw.lxc` and `lxc.*` keys stay as they are.
+pub fn modernize(question: &str) -> String {
+    static RULES: std::sync::LazyLock<Vec<(regex::Regex, &'static str)>> =
+        std::sync::LazyLock::new(|| {
+            [
+                (r"/var/snap/lxd/common/lxd|/var/lib/lxd", "/var/lib/incus"),
+                (r"(?i)\blxdbr(\d)", "incusbr$1"),
+                (r#"(?i)(^|[\s`'"(\[$>])lxc(\s)"#, "${1}incus$2"),
+                (r"(?i)(^|[^.\w/-])lxd([^\w.-]|$)", "${1}incus$2"),
+            ]
+            .into_iter()
+            .map(|(p, r)| (regex::Regex::new(p).expect("static regex"), r))
+            .collect()
+        });
+    let mut q = question.to_string();
+    for (re, to) in RULES.iter() {
+        // Twice: overlapping matches (`lxd lxd`) share the separator.
+        for _ in 0..2 {
+            q = re.replace_all(&q, *to).into_owned();
+        }
+    }
+    q
+}
+
+#[cfg(test)]
+#[test]
+fn lxd_words_become_incus_words() {
+    assert_eq!(
+        modernize("lxc config set c1 limits.memory=2GB on lxd with lxdbr0"),
+        "incus config set c1 limits.memory=2GB on incus with incusbr0"
+    );
+    assert_eq!(
+        modernize("data in /var/snap/lxd/common/lxd/storage-pools, see `lxc info`"),
+        "data in /var/lib/incus/storage-pools, see `incus info`"
+    );
+    assert_eq!(
+        modernize("lxd-to-incus and raw.lxc and lxc.log"),
+        "lxd-to-incus and raw.lxc and lxc.log"
+    );
+    assert_eq!(modernize("LXD LXD"), "incus incus");
 }
 
 /// What a question asks for.
@@ -96,6 +144,8 @@ impl Features {
         keys: true,
         intent: true,
         coverage: true,
+        lexical: true,
+        dense: true,
     };
     /// Plain BM25 over all the text of a section.
     pub const NONE: Features = Features {
@@ -107,6 +157,18 @@ impl Features {
         keys: false,
         intent: false,
         coverage: false,
+        lexical: true,
+        dense: false,
+    };
+    /// Every lexical feature, no dense ranking.
+    pub const BM25: Features = Features {
+        dense: false,
+        ..Features::ALL
+    };
+    /// The dense ranking alone.
+    pub const DENSE: Features = Features {
+        lexical: false,
+        ..Features::ALL
     };
 }
 

@@ -112,7 +112,9 @@ impl Vectors {
             .ok()?;
         let rest = bytes.strip_prefix(MAGIC)?;
         let (n_model, rest) = take_u32(rest)?;
-        let model = std::str::from_utf8(rest.get(..n_model as usize)?).ok()?.to_string();
+        let model = std::str::from_utf8(rest.get(..n_model as usize)?)
+            .ok()?
+            .to_string();
         let rest = &rest[n_model as usize..];
         let (dim, rest) = take_u32(rest)?;
         let (count, mut rest) = take_u32(rest)?;

@@ -1,0 +1,156 @@
+//! The dense half of a search and how it joins the lexical half: the query embedded with the
+//! local model (loaded on the first query), the sections nearest to it, and reciprocal-rank
+//! fusion with the BM25 ranking.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use tantivy::{DocAddress, Searcher as TantivySearcher};
+
+use super::vectors::Vectors;
+use crate::knowledge::Collection;
+use crate::knowledge::embed::{self, LocalModel};
+
+/// Sections each half contributes to the fusion.
+pub const CANDIDATES: usize = 50;
+/// The RRF constant (rank offset): 60, as in the original paper.
+const RRF_K: f32 = 60.0;
+
+/// The vectors of an index generation, the model that embeds queries, and where each vector's
+/// section document is.
+pub struct Dense {
+    vectors: Vectors,
+    docs: HashMap<u64, DocAddress>,
+    model_dir: PathBuf,
+    model: OnceLock<Option<Arc<LocalModel>>>,
+}
+
+impl Dense {
+    /// The dense index of a generation whose vectors are `vectors`; `searcher` is read once for
+    /// each section's document address.
+    pub fn new(vectors: Vectors, searcher: &TantivySearcher, model_dir: PathBuf) -> Dense {
+        let wanted: std::collections::HashSet<u64> =
+            vectors.entries.iter().map(|e| e.section_id).collect();
+        let mut docs = HashMap::with_capacity(wanted.len());
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let Ok(col) = segment.fast_fields().u64("section_id") else {
+                continue;
+            };
+            let col = col.first_or_default_col(0);
+            let alive = segment.alive_bitset();
+            for doc in 0..segment.max_doc() {
+                if alive.is_some_and(|a| !a.is_alive(doc)) {
+                    continue;
+                }
+                let id = col.get_val(doc);
+                if wanted.contains(&id) {
+                    docs.insert(id, DocAddress::new(ord as u32, doc));
+                }
+            }
+        }
+        Dense {
+            vectors,
+            docs,
+            model_dir,
+            model: OnceLock::new(),
+        }
+    }
+
+    /// The model, loaded on first use; `None` (said once) when its folder cannot be used.
+    fn model(&self) -> Option<&LocalModel> {
+        self.model
+            .get_or_init(|| {
+                let m = embed::shared(&self.model_dir)?;
+                if m.dimensions() == self.vectors.dim {
+                    Some(m)
+                } else {
+                    tracing::warn!(
+                        "embedding model {} gives {} dimensions, the index holds {}: run `incus-ai index`; searching with BM25 only",
+                        self.model_dir.display(),
+                        m.dimensions(),
+                        self.vectors.dim
+                    );
+                    None
+                }
+            })
+            .as_deref()
+    }
+
+    /// The sections nearest to `query`, best first, as document addresses with their cosine.
+    pub fn search(
+        &self,
+        query: &str,
+        collection: Option<Collection>,
+        k: usize,
+    ) -> Vec<(DocAddress, f32)> {
+        let Some(model) = self.model() else {
+            return Vec::new();
+        };
+        let Ok(mut v) = model.embed(&[query]) else {
+            return Vec::new();
+        };
+        let Some(q) = v.pop() else { return Vec::new() };
+        self.vectors
+            .top(&q, collection, k)
+            .into_iter()
+            .filter_map(|(id, s)| Some((*self.docs.get(&id)?, s)))
+            .collect()
+    }
+
+    /// Whether the model loads (for reports).
+    pub fn available(&self) -> bool {
+        self.model().is_some()
+    }
+}
+
+/// Says (once per process) why an index without vectors is searched with BM25 alone: the
+/// model is missing, or the index was built without it.
+pub fn say_no_vectors(model_dir: &Path) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        if model_dir.join("model.safetensors").is_file() {
+            tracing::warn!(
+                "the index has no vectors (it was built without the embedding model): run `incus-ai index`; searching with BM25 only"
+            );
+        } else {
+            // Loading says why the folder cannot be used.
+            let _ = embed::shared(model_dir);
+        }
+    });
+}
+
+/// Reciprocal-rank fusion of two rankings (best first): each document scores
+/// `w / (k + rank)` in each list it is in; `lexical_weight` weighs the BM25 list.
+pub fn fuse(
+    lexical: &[DocAddress],
+    dense: &[DocAddress],
+    lexical_weight: f32,
+) -> Vec<(DocAddress, f32)> {
+    let mut scores: HashMap<DocAddress, f32> = HashMap::new();
+    for (rank, d) in lexical.iter().enumerate() {
+        *scores.entry(*d).or_default() += lexical_weight / (RRF_K + rank as f32 + 1.0);
+    }
+    for (rank, d) in dense.iter().enumerate() {
+        *scores.entry(*d).or_default() += 1.0 / (RRF_K + rank as f32 + 1.0);
+    }
+    let mut out: Vec<(DocAddress, f32)> = scores.into_iter().collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fusion_rewards_agreement_and_keeps_each_list_order() {
+        let d = |n| DocAddress::new(0, n);
+        let out = fuse(&[d(1), d(2), d(3)], &[d(3), d(4), d(1)], 1.0);
+        let order: Vec<u32> = out.iter().map(|(a, _)| a.doc_id).collect();
+        assert_eq!(order[..2], [1, 3], "in both lists beats in one");
+        assert_eq!(order.len(), 4);
+        let lex_heavy = fuse(&[d(1)], &[d(2)], 2.0);
+        assert_eq!(lex_heavy[0].0, d(1));
+    }
+}
