@@ -26,6 +26,17 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The embedding model `make setup` installed (the user's, before any test changes HOME).
+pub fn model_dir() -> PathBuf {
+    incus_ai::knowledge::embed::model_dir(None)
+}
+
+/// The user's embedding cache: vectors of a text are computed once for every test, eval and
+/// bench run (they depend only on the model and the text).
+pub fn embedding_cache_home() -> PathBuf {
+    incus_ai::util::paths::xdg_cache_home()
+}
+
 /// An isolated incus-ai environment: its own data dir, config file and HOME.
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -75,7 +86,8 @@ impl Env {
         std::fs::write(self.config_path(), toml).unwrap();
     }
 
-    /// The command, with the environment isolated (no real Incus socket, no real XDG dirs).
+    /// The command, with the environment isolated (no real Incus socket, no real XDG dirs but
+    /// the installed embedding model and the embedding cache).
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_incus-ai"));
         c.args(args)
@@ -83,7 +95,9 @@ impl Env {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path().join("home"))
             .env("INCUS_AI_DATA_DIR", self.data())
-            .env("INCUS_SOCKET", self.dir.path().join("no-incus.socket"));
+            .env("INCUS_SOCKET", self.dir.path().join("no-incus.socket"))
+            .env("INCUS_AI_MODEL_DIR", model_dir())
+            .env("XDG_CACHE_HOME", embedding_cache_home());
         if self.config_path().exists() {
             c.env("INCUS_AI_CONFIG", self.config_path());
         }

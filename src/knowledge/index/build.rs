@@ -369,6 +369,7 @@ pub fn stage(data: &DataDir, opts: &IndexOptions) -> Result<StagedIndex, IndexEr
         .filter(|_| to_write.is_empty() && removed.is_empty() && vectors_ok)
     {
         report.sections_total = count_sections(&open_dir(dir)?);
+        report.dense = dense::unchanged(dir);
         report.elapsed_ms = start.elapsed().as_millis() as u64;
         return Ok(StagedIndex {
             gens,

@@ -159,6 +159,18 @@ pub fn update(
     Ok(report)
 }
 
+/// The report of an update that changed nothing: the vectors the current generation holds.
+pub fn unchanged(current: &Path) -> DenseReport {
+    match Vectors::read(current) {
+        Some(v) => DenseReport {
+            model: Some(v.model.clone()),
+            vectors: v.entries.len(),
+            ..DenseReport::default()
+        },
+        None => DenseReport::default(),
+    }
+}
+
 /// Whether the current generation's vectors are complete for the model in `model_dir`: then
 /// an update with no page changed needs no new generation.
 pub fn up_to_date(model_dir: Option<&Path>, current: Option<&Path>) -> bool {

@@ -14,6 +14,10 @@ use crate::knowledge::embed::{self, LocalModel};
 
 /// Sections each half contributes to the fusion.
 pub const CANDIDATES: usize = 50;
+/// Cosine below which a section is not near the question at all (all-MiniLM-L6-v2 gives
+/// unrelated texts about -0.1 to 0.15, paraphrases 0.3 and more): it takes no rank, so a
+/// question about nothing in the docs finds nothing rather than the least unrelated sections.
+const MIN_SIMILARITY: f32 = 0.15;
 /// The RRF constant (rank offset): 60, as in the original paper.
 const RRF_K: f32 = 60.0;
 
@@ -94,6 +98,7 @@ impl Dense {
         self.vectors
             .top(&q, collection, k)
             .into_iter()
+            .filter(|(_, s)| *s >= MIN_SIMILARITY)
             .filter_map(|(id, s)| Some((*self.docs.get(&id)?, s)))
             .collect()
     }
