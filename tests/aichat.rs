@@ -10,22 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::openai::{self, State};
-use support::{Env, Run, fixtures};
-
-fn aichat_bin() -> PathBuf {
-    let candidates = [
-        std::env::var("AICHAT").ok().map(PathBuf::from),
-        std::env::var("HOME")
-            .ok()
-            .map(|h| PathBuf::from(h).join(".cargo/bin/aichat")),
-        Some(PathBuf::from("/usr/local/bin/aichat")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists())
-        .expect("aichat 0.30.0 is installed by scripts/setup.sh (make test runs it)")
-}
+use support::{Env, Run, aichat_bin, fixtures};
 
 struct World {
     env: Env,

@@ -77,7 +77,10 @@ fn a_question_sharing_no_word_with_its_answer_is_found_by_meaning() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let dense = &r.json()["dense"];
     assert_eq!(dense["model"], "all-MiniLM-L6-v2");
-    assert!(dense["vectors"].as_u64().unwrap() >= NOTES.len() as u64, "{dense}");
+    assert!(
+        dense["vectors"].as_u64().unwrap() >= NOTES.len() as u64,
+        "{dense}"
+    );
     let (hybrid, stderr) = local_search(&env, PARAPHRASE);
     assert_eq!(stderr, "", "the model is there: nothing to say");
     assert_eq!(hybrid[0], "Maintenance > Evacuate a member", "{hybrid:?}");
@@ -89,7 +92,10 @@ fn a_question_sharing_no_word_with_its_answer_is_found_by_meaning() {
         !bm25.iter().any(|s| s.starts_with("Maintenance")),
         "{bm25:?}"
     );
-    assert_eq!(stderr, "", "dense search turned off on purpose: nothing to say");
+    assert_eq!(
+        stderr, "",
+        "dense search turned off on purpose: nothing to say"
+    );
     // Exact words still win with both halves on.
     env.config("");
     let (exact, _) = local_search(&env, "incus config trust add");
@@ -116,7 +122,12 @@ fn vectors_are_computed_once_and_only_for_what_changed() {
     };
     let first = index(&env);
     let total = first["vectors"].as_u64().unwrap();
-    assert_eq!(first["embedded"].as_u64().unwrap(), total, "{first} in {}", cache.display());
+    assert_eq!(
+        first["embedded"].as_u64().unwrap(),
+        total,
+        "{first} in {}",
+        cache.display()
+    );
     assert!(first["tokens"].as_u64().unwrap() > 0);
 
     let again = index(&env);
@@ -154,7 +165,13 @@ fn a_missing_or_damaged_model_leaves_bm25_and_says_so_once() {
     std::fs::write(damaged.join("model.safetensors"), b"not weights").unwrap();
     for (dir, word) in [(&missing, "missing"), (&damaged, "damaged")] {
         let o = env
-            .cmd(&["search", "--json", "--collection", "local", "nightly exports NAS"])
+            .cmd(&[
+                "search",
+                "--json",
+                "--collection",
+                "local",
+                "nightly exports NAS",
+            ])
             .env("INCUS_AI_MODEL_DIR", dir)
             .output()
             .unwrap();
@@ -195,6 +212,10 @@ fn a_missing_or_damaged_model_leaves_bm25_and_says_so_once() {
     assert!(stderr.contains("run `incus-ai index`"), "{stderr}");
     // With the model back, an index restores the vectors.
     let r = env.run(&["index", "--json"]);
-    assert!(r.json()["dense"]["vectors"].as_u64().unwrap() > 0, "{}", r.stdout);
+    assert!(
+        r.json()["dense"]["vectors"].as_u64().unwrap() > 0,
+        "{}",
+        r.stdout
+    );
     assert_eq!(local_search(&env, "nightly exports NAS").1, "");
 }

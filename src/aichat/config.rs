@@ -20,7 +20,7 @@ pub enum AichatError {
     },
     /// No embedding model named anywhere.
     #[error(
-        "no embedding model: set rag_embedding_model in {path} or pass --embedding-model CLIENT:MODEL"
+        "no embedding model: AIChat's {path} names no rag_embedding_model; run `incus-ai export aichat --use-local-model` to use incus-ai's own (served to AIChat by `incus-ai serve`), or pass --embedding-model CLIENT:MODEL"
     )]
     NoEmbeddingModel {
         /// The config file.
@@ -167,10 +167,7 @@ impl AichatConfig {
     /// Reads `config.yaml`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<AichatConfig, AichatError> {
         let mut cfg: AichatConfig = match std::fs::read_to_string(path) {
-            Ok(text) => serde_norway::from_str(&text).map_err(|e| AichatError::Config {
-                path: path.to_path_buf(),
-                detail: e.to_string().replace('\n', " "),
-            })?,
+            Ok(text) => Self::parse(&text, path)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => AichatConfig::default(),
             Err(e) => {
                 return Err(AichatError::Config {
@@ -193,6 +190,18 @@ impl AichatConfig {
             cfg.rag_top_k = Some(v);
         }
         Ok(cfg)
+    }
+
+    /// Parses the text of `config.yaml` (read from `path`), without the environment's
+    /// overrides. An empty file gives the defaults.
+    pub fn parse(text: &str, path: &Path) -> Result<AichatConfig, AichatError> {
+        if text.trim().is_empty() {
+            return Ok(AichatConfig::default());
+        }
+        serde_norway::from_str(text).map_err(|e| AichatError::Config {
+            path: path.to_path_buf(),
+            detail: e.to_string().replace('\n', " "),
+        })
     }
 
     /// Resolves a `client:model` id of the given type (`embedding`, or `None` for chat).

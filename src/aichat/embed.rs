@@ -73,12 +73,14 @@ struct EmbeddingItem {
     index: Option<usize>,
 }
 
-/// An embeddings client for one model.
+/// An embeddings client for one model: an HTTP endpoint, or incus-ai's own model run in
+/// process when the endpoint is `incus-ai serve` (no HTTP to itself, the same vectors).
 pub struct Embedder {
     http: reqwest::Client,
     endpoint: Endpoint,
     batch: usize,
     calls: Arc<AtomicUsize>,
+    local: Option<Arc<crate::knowledge::embed::LocalModel>>,
 }
 
 impl Embedder {
@@ -103,7 +105,24 @@ impl Embedder {
             endpoint,
             batch,
             calls: Arc::new(AtomicUsize::new(0)),
+            local: None,
         }
+    }
+
+    /// The endpoint's model run here: `model` is what `incus-ai serve` serves at `endpoint`.
+    pub fn in_process(
+        endpoint: Endpoint,
+        model: Arc<crate::knowledge::embed::LocalModel>,
+    ) -> Embedder {
+        Embedder {
+            local: Some(model),
+            ..Embedder::new(endpoint, 1)
+        }
+    }
+
+    /// Whether vectors are computed in process.
+    pub fn is_in_process(&self) -> bool {
+        self.local.is_some()
     }
 
     /// Embeddings requests made so far.
@@ -182,6 +201,26 @@ impl Embedder {
     /// Embeds `texts` in batches, `IN_FLIGHT` batches at once, in input order. Every vector has
     /// the same, non-zero number of dimensions, or this fails.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if let Some(model) = self.local.clone() {
+            let id = self.endpoint.id.clone();
+            let api_base = self.endpoint.api_base.clone();
+            let failed = move |detail: String| EmbedError::Endpoint {
+                api_base: api_base.clone(),
+                model: id.clone(),
+                attempts: 1,
+                detail,
+            };
+            let f2 = failed.clone();
+            let vectors = tokio::task::spawn_blocking(move || {
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                model.embed(&refs)
+            })
+            .await
+            .map_err(|e| f2(e.to_string()))?
+            .map_err(|e| failed(e.to_string()))?;
+            check_dimensions(&self.endpoint.id, vectors.iter().map(Vec::len))?;
+            return Ok(vectors);
+        }
         let batches: Vec<Vec<String>> = texts.chunks(self.batch).map(<[String]>::to_vec).collect();
         let results: Vec<Vec<Vec<f32>>> = stream::iter(batches.into_iter().map(|b| self.batch(b)))
             .buffered(IN_FLIGHT)

@@ -51,17 +51,30 @@ pub struct AichatOptions {
     /// Chunk size in bytes [default: AIChat's rag_chunk_size, else the model's, else 2000]
     #[arg(long, value_name = "BYTES")]
     pub chunk_size: Option<usize>,
+    /// When AIChat has no embedding model: add incus-ai's own (served by `incus-ai serve`) to
+    /// AIChat's config.yaml, keeping a backup, and use it
+    #[arg(long)]
+    pub use_local_model: bool,
 }
 
 impl AichatOptions {
     /// The library options.
-    pub fn options(&self) -> ExportOptions {
-        ExportOptions {
+    pub fn options(&self, ctx: &Context) -> Result<ExportOptions, Failure> {
+        let local_model = match ctx.model_dir() {
+            Some(dir) => Some(export::LocalModel {
+                dir,
+                api_base: format!("http://{}/v1", super::serve::listen_addr(ctx, None)?),
+            }),
+            None => None,
+        };
+        Ok(ExportOptions {
             name: self.name.clone(),
             rags_dir: self.rags_dir.clone(),
             embedding_model: self.embedding_model.clone(),
             chunk_size: self.chunk_size,
-        }
+            local_model,
+            use_local_model: self.use_local_model,
+        })
     }
 }
 
@@ -91,13 +104,20 @@ pub fn describe(r: &ExportReport) -> String {
         ));
     }
     out.push_str(&format!(
-        "aichat: {} chunks embedded with {} ({} calls), {} from the cache, in {:.1}s\n",
+        "aichat: {} chunks embedded with {} ({}), {} from the cache, in {:.1}s\n",
         r.embedded,
         r.embedding_model,
-        r.embedding_calls,
+        if r.in_process {
+            "in process".to_string()
+        } else {
+            format!("{} calls", r.embedding_calls)
+        },
         r.cached,
         r.elapsed_ms as f64 / 1000.0
     ));
+    for n in &r.notes {
+        out.push_str(&format!("aichat: note: {n}\n"));
+    }
     if let Some(role) = &r.role {
         out.push_str(&format!("aichat: role {}\n", role.display()));
     }
@@ -111,7 +131,7 @@ pub async fn run(ctx: &Context, target: &Target) -> Result<u8, Failure> {
         Target::AichatAgent(a) => return agent(ctx, a),
     };
     let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
-    let report = export::export(&ctx.data, &args.aichat.options()).await?;
+    let report = export::export(&ctx.data, &args.aichat.options(ctx)?).await?;
     if args.json {
         print_json(&report);
     } else if !ctx.quiet {

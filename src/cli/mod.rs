@@ -8,6 +8,7 @@ mod mirror;
 mod refresh;
 mod remote;
 mod search;
+mod serve;
 mod snapshot;
 mod status;
 
@@ -74,6 +75,8 @@ enum Command {
     Ask(ask::Args),
     /// Serve the agent's read-only tools over MCP (stdio)
     Mcp(ask::McpArgs),
+    /// Serve the local embedding model as an OpenAI-compatible endpoint (for AIChat)
+    Serve(serve::Args),
     /// Run one agent tool (used by the AIChat agent's tool scripts)
     #[command(hide = true)]
     Tool(ask::ToolArgs),
@@ -260,6 +263,7 @@ pub fn main() -> ExitCode {
             Command::Refresh(a) => refresh::run(&ctx, a).await,
             Command::Ask(a) => ask::run(&ctx, a).await,
             Command::Mcp(a) => ask::mcp(&ctx, a).await,
+            Command::Serve(a) => serve::run(&ctx, a).await,
             Command::Tool(a) => ask::tool(&ctx, a).await,
         }
     });

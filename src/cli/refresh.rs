@@ -35,7 +35,11 @@ pub struct Args {
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
     let mirror = super::mirror::options(ctx, &args.source).await?;
-    let export = (!args.no_export).then(|| args.aichat.options());
+    let export = if args.no_export {
+        None
+    } else {
+        Some(args.aichat.options(ctx)?)
+    };
     let report = refresh::run(&ctx.data, &mirror, export.as_ref(), &ctx.index_options()).await?;
     super::mirror::print_warnings(&report.mirror);
     if let Some(h) = &report.index.healed {

@@ -37,6 +37,22 @@ pub fn embedding_cache_home() -> PathBuf {
     incus_ai::util::paths::xdg_cache_home()
 }
 
+/// The real `aichat` 0.30.0 that scripts/setup.sh installs.
+pub fn aichat_bin() -> PathBuf {
+    let candidates = [
+        std::env::var("AICHAT").ok().map(PathBuf::from),
+        std::env::var("HOME")
+            .ok()
+            .map(|h| PathBuf::from(h).join(".cargo/bin/aichat")),
+        Some(PathBuf::from("/usr/local/bin/aichat")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+        .expect("aichat 0.30.0 is installed by scripts/setup.sh (make test runs it)")
+}
+
 /// An isolated incus-ai environment: its own data dir, config file and HOME.
 pub struct Env {
     pub dir: tempfile::TempDir,

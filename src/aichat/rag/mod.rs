@@ -45,6 +45,9 @@ pub enum ExportError {
     /// The mirror.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `--use-local-model` with the model turned off or not loading.
+    #[error("--use-local-model: {0}")]
+    LocalModel(String),
     /// Nothing mirrored yet.
     #[error(
         "nothing to export: the mirror at {0} is empty; run `incus-ai mirror` (or `incus-ai refresh`) first"
@@ -83,6 +86,21 @@ pub struct ExportOptions {
     pub embedding_model: Option<String>,
     /// Chunk size in bytes, instead of AIChat's settings.
     pub chunk_size: Option<usize>,
+    /// incus-ai's own embedding model and where `incus-ai serve` serves it (`None`: turned
+    /// off). An AIChat model on that endpoint is run in process.
+    pub local_model: Option<LocalModel>,
+    /// When AIChat names no embedding model: add incus-ai's client to its `config.yaml` and
+    /// use the local model.
+    pub use_local_model: bool,
+}
+
+/// incus-ai's own embedding model, as the export sees it.
+#[derive(Debug, Clone)]
+pub struct LocalModel {
+    /// The model folder.
+    pub dir: PathBuf,
+    /// `http://ADDR:PORT/v1` of `incus-ai serve`.
+    pub api_base: String,
 }
 
 /// One written RAG file.
@@ -117,6 +135,8 @@ pub struct ExportReport {
     pub cached: usize,
     /// Requests to the embeddings endpoint.
     pub embedding_calls: usize,
+    /// The vectors were computed in process (the endpoint is `incus-ai serve`).
+    pub in_process: bool,
     /// The AIChat role file, when it was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<PathBuf>,

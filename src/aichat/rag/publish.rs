@@ -22,7 +22,8 @@ pub struct Staged {
     /// The role file, when it is to be written.
     pub(super) role: Option<(PathBuf, tempfile::NamedTempFile)>,
     pub(super) cache: Cache,
-    pub(super) keep: HashSet<[u8; 32]>,
+    /// The vectors the cache keeps; `None` for a cache shared with others (all kept).
+    pub(super) keep: Option<HashSet<[u8; 32]>>,
     /// The report.
     pub report: ExportReport,
 }
@@ -83,7 +84,13 @@ impl Staged {
         if let Some((path, tmp)) = self.role.take() {
             tmp.persist(&path).map_err(|e| write_err(&path)(e.error))?;
         }
-        if let Err(e) = self.cache.save(&self.keep) {
+        let saved = match &self.keep {
+            Some(keep) => self.cache.save(keep),
+            None => self
+                .cache
+                .save_all(crate::knowledge::embed::cache::MAX_SHARED),
+        };
+        if let Err(e) = saved {
             tracing::warn!("embedding cache not saved: {e}");
         }
         Ok(Published {

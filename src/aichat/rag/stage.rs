@@ -13,6 +13,7 @@ use super::{DEFAULT_CHUNK_SIZE, ExportError, ExportOptions, ExportReport, ROLE, 
 use crate::aichat::chunk::{Chunk, chunk_page};
 use crate::aichat::config::{AichatConfig, AichatError, AichatPaths, Endpoint};
 use crate::aichat::embed::{self, Cache, Embedder};
+use crate::aichat::local_client;
 use crate::knowledge::Collection;
 use crate::knowledge::document::Page;
 use crate::knowledge::mirror::store::Store;
@@ -39,11 +40,53 @@ struct Settings {
     roles_dir: PathBuf,
     reranker: Option<String>,
     top_k: usize,
+    /// The model run in process, when the endpoint is incus-ai's own.
+    local: Option<std::sync::Arc<crate::knowledge::embed::LocalModel>>,
+    /// What the user should know about the settings.
+    notes: Vec<String>,
 }
 
 fn settings(opts: &ExportOptions) -> Result<Settings, ExportError> {
     let paths = AichatPaths::discover();
-    let cfg = AichatConfig::load(&paths.config_file)?;
+    let mut cfg = AichatConfig::load(&paths.config_file)?;
+    let mut notes = Vec::new();
+    if opts.use_local_model {
+        if opts.embedding_model.is_none() && cfg.rag_embedding_model.is_none() {
+            let local = opts.local_model.as_ref().ok_or_else(|| {
+                ExportError::LocalModel(
+                    "the embedding model is turned off ([embeddings] enabled = false)".into(),
+                )
+            })?;
+            crate::knowledge::embed::shared(&local.dir).map_err(ExportError::LocalModel)?;
+            let added = local_client::install(
+                &paths.config_file,
+                &local.api_base,
+                &crate::knowledge::embed::model_id(&local.dir),
+                crate::aichat::serve::MAX_BATCH,
+            )?;
+            notes.push(format!(
+                "AIChat now embeds with {} ({}{}); `incus-ai serve` must be running when you use `aichat --rag`",
+                added.model,
+                paths.config_file.display(),
+                added
+                    .backup
+                    .map(|b| format!(", backup in {}", b.display()))
+                    .unwrap_or_default()
+            ));
+            cfg = AichatConfig::load(&paths.config_file)?;
+            if cfg.rag_embedding_model.is_none() {
+                cfg.rag_embedding_model = Some(added.model);
+            }
+        } else if let Some(m) = opts
+            .embedding_model
+            .as_ref()
+            .or(cfg.rag_embedding_model.as_ref())
+        {
+            notes.push(format!(
+                "--use-local-model: AIChat's embedding model {m} is kept (the local one is set up only when AIChat has none)"
+            ));
+        }
+    }
     let model = opts
         .embedding_model
         .clone()
@@ -52,6 +95,18 @@ fn settings(opts: &ExportOptions) -> Result<Settings, ExportError> {
             path: paths.config_file.clone(),
         })?;
     let endpoint = cfg.endpoint(&model, Some("embedding"), &paths.config_file)?;
+    // The endpoint of `incus-ai serve` with the model it serves: computed here, in process.
+    let local = opts
+        .local_model
+        .as_ref()
+        .filter(|l| {
+            let client = model.split_once(':').map_or("", |(c, _)| c);
+            (endpoint.api_base == l.api_base.trim_end_matches('/')
+                || client == local_client::CLIENT)
+                && endpoint.wire_name == crate::knowledge::embed::model_id(&l.dir)
+        })
+        .map(|l| crate::knowledge::embed::shared(&l.dir).map_err(ExportError::LocalModel))
+        .transpose()?;
     let chunk_size = opts
         .chunk_size
         .or(cfg.rag_chunk_size)
@@ -75,6 +130,8 @@ fn settings(opts: &ExportOptions) -> Result<Settings, ExportError> {
         roles_dir: paths.roles_dir.clone(),
         reranker: cfg.rag_reranker_model.clone(),
         top_k: cfg.rag_top_k.unwrap_or(5),
+        local,
+        notes,
     })
 }
 
@@ -333,8 +390,22 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
     if parts.iter().all(|p| p.collection != Collection::Docs) {
         return Err(ExportError::EmptyMirror(data.mirror()));
     }
-    let embedder = Embedder::new(s.endpoint.clone(), s.chunk_size);
-    let mut cache = Cache::open(&data.cache().join("embeddings"), &s.model);
+    // The local model's vectors are shared with the index and every data dir of the user.
+    let (embedder, mut cache, shared_cache) = match &s.local {
+        Some(m) => (
+            Embedder::in_process(s.endpoint.clone(), m.clone()),
+            Cache::open(
+                &crate::knowledge::embed::cache_dir(),
+                &format!("local-{}", s.endpoint.wire_name),
+            ),
+            true,
+        ),
+        None => (
+            Embedder::new(s.endpoint.clone(), s.chunk_size),
+            Cache::open(&data.cache().join("embeddings"), &s.model),
+            false,
+        ),
+    };
     let emb = embed_missing(&parts, &embedder, &mut cache, &s.model).await?;
     let gens = Generations::new(data.aichat().join(&s.name));
     let (pending, links, rags) = write_generation(&parts, &s, &cache, &gens)?;
@@ -347,6 +418,7 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
         embedded: emb.embedded,
         cached: emb.total - emb.embedded,
         embedding_calls: embedder.calls(),
+        in_process: embedder.is_in_process(),
         role: role.clone(),
         try_command: format!(
             "aichat --rag {name}{} \"how do I remove a dead cluster member?\"",
@@ -356,7 +428,7 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
                 String::new()
             }
         ),
-        notes: emb.note.into_iter().collect(),
+        notes: s.notes.iter().cloned().chain(emb.note).collect(),
         elapsed_ms: start.elapsed().as_millis() as u64,
     };
     Ok(Staged {
@@ -365,7 +437,7 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
         links,
         role: role_tmp,
         cache,
-        keep: emb.keep,
+        keep: (!shared_cache).then_some(emb.keep),
         report,
     })
 }

@@ -16,6 +16,9 @@ pub struct Cache {
 
 const MAGIC: &[u8; 8] = b"IAIEMB1\n";
 
+/// Vectors a cache shared by several data dirs keeps at most (a few copies of the docs).
+pub const MAX_SHARED: usize = 200_000;
+
 /// The cache key of a chunk text.
 pub fn key(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
@@ -64,9 +67,12 @@ impl Cache {
         self.vectors.clear();
     }
 
-    /// Writes every vector (texts of several indexes and mirrors share the file), at most
-    /// `max` of them.
+    /// Writes every vector, with those other runs saved since this cache was opened (texts
+    /// of several indexes, mirrors and tests share the file), at most `max` of them.
     pub fn save_all(&mut self, max: usize) -> std::io::Result<()> {
+        for (k, v) in read_cache(&self.path).unwrap_or_default() {
+            self.vectors.entry(k).or_insert(v);
+        }
         if self.vectors.len() > max {
             let drop: Vec<[u8; 32]> = self.vectors.keys().skip(max).copied().collect();
             for k in drop {
@@ -77,14 +83,11 @@ impl Cache {
         self.save(&keep)
     }
 
-    /// Keeps only the vectors of `keep`, then writes the cache (temp file, then rename).
+    /// Keeps only the vectors of `keep`, then writes the cache (a temporary file of its own,
+    /// then a rename: concurrent runs never mix their writes).
     pub fn save(&mut self, keep: &std::collections::HashSet<[u8; 32]>) -> std::io::Result<()> {
         self.vectors.retain(|k, _| keep.contains(k));
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self.path.with_extension("bin.tmp");
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let mut f = Vec::with_capacity(8 + self.vectors.len() * (36 + 4 * 384));
         f.write_all(MAGIC)?;
         for (k, v) in &self.vectors {
             f.write_all(k)?;
@@ -93,8 +96,7 @@ impl Cache {
                 f.write_all(&x.to_le_bytes())?;
             }
         }
-        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
+        crate::util::fsx::write_atomic(&self.path, &f)
     }
 }
 

@@ -14,20 +14,22 @@ pub use model::{LocalModel, ModelError, cosine};
 use crate::knowledge::document::{Page, Section};
 
 /// The model in `dir`, loaded once per process and shared (an MCP server reopens its index
-/// after each refresh; `serve` and search share one copy). A folder that does not load is
-/// said once (a warning naming it and the fix) and then `None`, so callers fall back to BM25.
-pub fn shared(dir: &Path) -> Option<Arc<LocalModel>> {
-    static LOADED: Mutex<Option<HashMap<PathBuf, Option<Arc<LocalModel>>>>> = Mutex::new(None);
+/// after each refresh; `serve`, search and the AIChat export share one copy). A folder that
+/// does not load is said once (a warning naming it and the fix); every call then gives the
+/// same error, so callers fall back to BM25.
+pub fn shared(dir: &Path) -> Result<Arc<LocalModel>, String> {
+    type Loaded = HashMap<PathBuf, Result<Arc<LocalModel>, String>>;
+    static LOADED: Mutex<Option<Loaded>> = Mutex::new(None);
     let mut guard = LOADED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let map = guard.get_or_insert_with(HashMap::new);
     map.entry(dir.to_path_buf())
         .or_insert_with(|| match LocalModel::load(dir) {
-            Ok(m) => Some(Arc::new(m)),
+            Ok(m) => Ok(Arc::new(m)),
             Err(e) => {
                 tracing::warn!("{e}; searching with BM25 only");
-                None
+                Err(e.to_string())
             }
         })
         .clone()

@@ -16,9 +16,6 @@ use crate::knowledge::Collection;
 use crate::knowledge::document::Page;
 use crate::knowledge::embed::{self, Cache, LocalModel};
 
-/// Cache entries kept at most (a few data dirs of docs).
-const MAX_CACHED: usize = 200_000;
-
 /// What the dense half did.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct DenseReport {
@@ -112,12 +109,20 @@ pub fn update(
         }
     }
     let mut cache = Cache::open(&embed::cache_dir(), &format!("local-{id}"));
+    // A vector of another size is not this model's (a replaced folder under the same name).
+    let dim = model.dimensions();
+    let usable = |cache: &Cache, t: &str| {
+        cache
+            .get(&embed::cache::key(t))
+            .filter(|v| v.len() == dim)
+            .is_some()
+    };
     let missing: Vec<&str> = {
         let mut seen = HashSet::new();
         texts
             .iter()
             .map(|(_, t)| t.as_str())
-            .filter(|t| cache.get(&embed::cache::key(t)).is_none() && seen.insert(*t))
+            .filter(|t| !usable(&cache, t) && seen.insert(*t))
             .collect()
     };
     report.embedded = missing.len();
@@ -142,7 +147,7 @@ pub fn update(
             cache.insert(embed::cache::key(t), v);
         }
         report.embed_ms = start.elapsed().as_millis() as u64;
-        if let Err(e) = cache.save_all(MAX_CACHED) {
+        if let Err(e) = cache.save_all(embed::cache::MAX_SHARED) {
             tracing::warn!("embedding cache not saved: {e}");
         }
     }

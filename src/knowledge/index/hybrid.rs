@@ -65,7 +65,7 @@ impl Dense {
     fn model(&self) -> Option<&LocalModel> {
         self.model
             .get_or_init(|| {
-                let m = embed::shared(&self.model_dir)?;
+                let m = embed::shared(&self.model_dir).ok()?;
                 if m.dimensions() == self.vectors.dim {
                     Some(m)
                 } else {

@@ -1,0 +1,228 @@
+//! `export aichat --use-local-model`: AIChat's `config.yaml` gains an `incus-ai` client (type
+//! `openai-compatible`, `api_base` of `incus-ai serve`) declaring the local embedding model,
+//! and `rag_embedding_model` names it when it named nothing. The file is edited as text: every
+//! other line stays as the admin wrote it (comments too), a backup is kept, and the result must
+//! parse and resolve before it replaces the original.
+
+use std::path::{Path, PathBuf};
+
+use super::config::{AichatConfig, AichatError};
+
+/// AIChat's name for incus-ai's client (the prefix of its model ids).
+pub const CLIENT: &str = "incus-ai";
+
+/// What the edit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalClient {
+    /// `incus-ai:<model>`, the RAG's embedding model.
+    pub model: String,
+    /// The copy of the file as it was, when it was changed.
+    pub backup: Option<PathBuf>,
+    /// Whether `rag_embedding_model` was set by this edit.
+    pub set_default: bool,
+}
+
+/// The client block, its list items indented by `indent` spaces.
+fn block(indent: usize, api_base: &str, model: &str, batch: usize) -> String {
+    let i = " ".repeat(indent);
+    format!(
+        "{i}- type: openai-compatible\n{i}  name: {CLIENT}\n{i}  api_base: {api_base}\n{i}  models:\n{i}  - name: {model}\n{i}    type: embedding\n{i}    max_input_tokens: 256\n{i}    max_batch_size: {batch}\n{i}    default_chunk_size: 1500\n"
+    )
+}
+
+/// `text` with the client added (under `clients:`, or a new `clients:` at the end) and
+/// `rag_embedding_model` set when it names nothing; and whether it was set.
+pub fn edit(text: &str, api_base: &str, model: &str, batch: usize) -> (String, bool) {
+    let lines: Vec<&str> = text.lines().collect();
+    let key = |l: &str, k: &str| l.starts_with(k) && l[k.len()..].trim_start().starts_with(':');
+    let mut out = String::with_capacity(text.len() + 300);
+    let has_default = lines.iter().any(|l| {
+        key(l, "rag_embedding_model")
+            && !l
+                .split_once(':')
+                .is_some_and(|(_, v)| matches!(v.trim(), "" | "null" | "~"))
+    });
+    let id = format!("{CLIENT}:{model}");
+    let mut set_default = false;
+    let clients = lines.iter().position(|l| key(l, "clients"));
+    for (n, l) in lines.iter().enumerate() {
+        if key(l, "rag_embedding_model") && !has_default {
+            out.push_str(&format!("rag_embedding_model: {id}\n"));
+            set_default = true;
+            continue;
+        }
+        if Some(n) == clients {
+            let inline = l.split_once(':').map(|(_, v)| v.trim()).unwrap_or("");
+            out.push_str("clients:\n");
+            // The indentation of the existing items (AIChat's template uses none).
+            let indent = lines[n + 1..]
+                .iter()
+                .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .filter(|l| l.trim_start().starts_with("- "))
+                .map_or(0, |l| l.len() - l.trim_start().len());
+            out.push_str(&block(indent, api_base, model, batch));
+            if !inline.is_empty() && inline != "[]" {
+                // `clients: [...]` inline: kept as it was is impossible; parse check rejects.
+                out.push_str(l);
+                out.push('\n');
+            }
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    if clients.is_none() {
+        out.push_str("clients:\n");
+        out.push_str(&block(0, api_base, model, batch));
+    }
+    if !has_default && !set_default {
+        out.insert_str(0, &format!("rag_embedding_model: {id}\n"));
+        set_default = true;
+    }
+    (out, set_default)
+}
+
+/// Adds the client to `config_file` (created when missing) unless a client named
+/// [`CLIENT`] is there already.
+pub fn install(
+    config_file: &Path,
+    api_base: &str,
+    model: &str,
+    batch: usize,
+) -> Result<LocalClient, AichatError> {
+    let err = |detail: String| AichatError::Config {
+        path: config_file.to_path_buf(),
+        detail,
+    };
+    let text = match std::fs::read_to_string(config_file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(err(e.to_string())),
+    };
+    let id = format!("{CLIENT}:{model}");
+    let cfg = AichatConfig::parse(&text, config_file)?;
+    if cfg
+        .clients
+        .iter()
+        .any(|c| c.name.as_deref() == Some(CLIENT))
+    {
+        // Already there: the admin's version of it wins.
+        cfg.endpoint(&id, Some("embedding"), config_file)?;
+        return Ok(LocalClient {
+            model: id,
+            backup: None,
+            set_default: false,
+        });
+    }
+    let (new, set_default) = edit(&text, api_base, model, batch);
+    let parsed = AichatConfig::parse(&new, config_file).map_err(|e| {
+        err(format!(
+            "adding the {CLIENT} client would not parse ({e}); add it by hand: {}",
+            block(0, api_base, model, batch).replace('\n', " ")
+        ))
+    })?;
+    parsed.endpoint(&id, Some("embedding"), config_file)?;
+    let backup = if text.is_empty() {
+        None
+    } else {
+        let b = config_file.with_extension("yaml.incus-ai.bak");
+        std::fs::write(&b, &text).map_err(|e| err(format!("backup {}: {e}", b.display())))?;
+        Some(b)
+    };
+    if let Some(parent) = config_file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
+    }
+    crate::util::fsx::write_atomic(config_file, new.as_bytes()).map_err(|e| err(e.to_string()))?;
+    Ok(LocalClient {
+        model: id,
+        backup,
+        set_default,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "http://127.0.0.1:8765/v1";
+
+    fn check(text: &str) -> AichatConfig {
+        let (out, _) = edit(text, BASE, "all-MiniLM-L6-v2", 32);
+        let cfg = AichatConfig::parse(&out, Path::new("c.yaml")).unwrap();
+        let e = cfg
+            .endpoint(
+                "incus-ai:all-MiniLM-L6-v2",
+                Some("embedding"),
+                Path::new("c.yaml"),
+            )
+            .unwrap();
+        assert_eq!(e.api_base, BASE);
+        // Every line of the original is still there, in order (but an empty `clients: []`
+        // or `rag_embedding_model: null`, which the edit fills).
+        let mut rest = out.lines();
+        for l in text.lines() {
+            let filled = l.starts_with("rag_embedding_model") || l == "clients: []";
+            assert!(filled || rest.any(|o| o == l), "{l:?} lost in {out}");
+        }
+        cfg
+    }
+
+    #[test]
+    fn the_client_joins_any_config_and_keeps_every_line() {
+        // Empty, no clients, clients unindented (AIChat's template), indented, with comments.
+        let cfg = check("");
+        assert_eq!(
+            cfg.rag_embedding_model.as_deref(),
+            Some("incus-ai:all-MiniLM-L6-v2")
+        );
+        check("model: openai:gpt-4o # mine\nsave: true\n");
+        let cfg = check(
+            "model: local:chat\nclients:\n- type: openai-compatible\n  name: local\n  api_base: http://127.0.0.1:1/v1\n  models:\n  - name: chat\n",
+        );
+        assert_eq!(cfg.clients.len(), 2);
+        let cfg =
+            check("clients:\n  # my clients\n  - type: openai\n    api_key: sk-x\nrag_top_k: 5\n");
+        assert_eq!(cfg.clients.len(), 2);
+        assert_eq!(cfg.rag_top_k, Some(5));
+        check("clients: []\n");
+        check("rag_embedding_model: null\nclients:\n");
+    }
+
+    #[test]
+    fn an_admins_embedding_model_is_kept() {
+        let text = "rag_embedding_model: ollama:nomic\nclients:\n- type: openai-compatible\n  name: ollama\n  api_base: http://127.0.0.1:11434/v1\n  models:\n  - name: nomic\n    type: embedding\n";
+        let (out, set) = edit(text, BASE, "m", 32);
+        assert!(!set);
+        let cfg = AichatConfig::parse(&out, Path::new("c.yaml")).unwrap();
+        assert_eq!(cfg.rag_embedding_model.as_deref(), Some("ollama:nomic"));
+    }
+
+    #[test]
+    fn install_backs_up_writes_once_and_refuses_what_would_not_parse() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("config.yaml");
+        let original = "model: local:chat   # keep me\nclients:\n- type: openai-compatible\n  name: local\n  api_base: http://127.0.0.1:1/v1\n";
+        std::fs::write(&f, original).unwrap();
+        let r = install(&f, BASE, "all-MiniLM-L6-v2", 32).unwrap();
+        assert!(r.set_default);
+        assert_eq!(
+            std::fs::read_to_string(r.backup.unwrap()).unwrap(),
+            original
+        );
+        let after = std::fs::read_to_string(&f).unwrap();
+        assert!(after.contains("model: local:chat   # keep me\n"));
+        // A second run changes nothing.
+        let again = install(&f, BASE, "all-MiniLM-L6-v2", 32).unwrap();
+        assert_eq!(again.backup, None);
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), after);
+        // A flow-style list cannot be extended as text: refused, the file untouched.
+        let g = d.path().join("flow.yaml");
+        std::fs::write(&g, "clients: [{type: openai, api_key: k}]\n").unwrap();
+        let e = install(&g, BASE, "m", 32).unwrap_err().to_string();
+        assert!(e.contains("add it by hand"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(&g).unwrap(),
+            "clients: [{type: openai, api_key: k}]\n"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! `incus-ai serve`: the local embedding model behind an OpenAI-compatible endpoint, so AIChat
+//! embeds its users' questions with the model that embedded the RAG's chunks, and no other
+//! model server is needed. `POST /v1/embeddings` and `GET /v1/models`; loopback only; bodies,
+//! batches and inputs are bounded; bad requests get a 4xx with an OpenAI-style error.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use crate::knowledge::embed::LocalModel;
+
+/// Where `serve` listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
+/// Largest request body (a batch of long chunks is far below this).
+pub const MAX_BODY: usize = 2 << 20;
+/// Bytes of a too-large body read (and dropped) before answering 413.
+const MAX_DRAIN: usize = 64 << 20;
+/// Most inputs in one request (AIChat sends `max_batch_size`, declared as [`MAX_BATCH`]).
+pub const MAX_BATCH: usize = 64;
+/// Longest single input, in bytes (the model reads 256 tokens; the rest is cut anyway).
+pub const MAX_INPUT_BYTES: usize = 64 << 10;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Not a loopback address.
+    #[error(
+        "serve --listen {0}: only loopback addresses (127.0.0.1, ::1) are served; the endpoint has no authentication"
+    )]
+    NotLoopback(SocketAddr),
+    /// The port could not be bound.
+    #[error(
+        "serve --listen {addr}: {source}; is `incus-ai serve` already running? (try another port with --listen)"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The model served, under its stable id.
+pub struct Served {
+    model: Arc<LocalModel>,
+    id: String,
+    /// One embedding at a time: the model already uses every core.
+    busy: Semaphore,
+}
+
+impl Served {
+    /// Serves `model` as `id` (the model folder's name, e.g. `all-MiniLM-L6-v2`).
+    pub fn new(model: Arc<LocalModel>, id: String) -> Served {
+        Served {
+            model,
+            id,
+            busy: Semaphore::new(1),
+        }
+    }
+}
+
+/// `input` as OpenAI takes it: one string or a list of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Input {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsRequest {
+    input: Input,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    encoding_format: Option<String>,
+}
+
+/// An error answer: `{"error": {"message", "type", "code"}}`.
+fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response<Full<Bytes>> {
+    json(
+        status,
+        &serde_json::json!({"error": {"message": message.into(), "type": kind, "code": status.as_u16()}}),
+    )
+}
+
+fn json(status: StatusCode, v: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// What one request gets.
+async fn answer(served: Arc<Served>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    match (req.method(), path.as_str()) {
+        (&Method::GET, "/v1/models" | "/models") => json(
+            StatusCode::OK,
+            &serde_json::json!({"object": "list", "data": [
+                {"id": served.id, "object": "model", "owned_by": "incus-ai"}
+            ]}),
+        ),
+        (&Method::POST, "/v1/embeddings" | "/embeddings") => embeddings(served, req).await,
+        (_, "/v1/models" | "/models" | "/v1/embeddings" | "/embeddings") => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "use GET /v1/models or POST /v1/embeddings",
+        ),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("no route {path}: this server has GET /v1/models and POST /v1/embeddings"),
+        ),
+    }
+}
+
+/// Checks a request's inputs: 1 to [`MAX_BATCH`] non-empty strings of at most
+/// [`MAX_INPUT_BYTES`].
+fn inputs(input: Input) -> Result<Vec<String>, String> {
+    let texts = match input {
+        Input::One(s) => vec![s],
+        Input::Many(v) => v,
+    };
+    if texts.is_empty() {
+        return Err("input is empty: give a string or a list of strings".into());
+    }
+    if texts.len() > MAX_BATCH {
+        return Err(format!(
+            "{} inputs in one request; send at most {MAX_BATCH}",
+            texts.len()
+        ));
+    }
+    if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
+        return Err(format!("input {i} is empty"));
+    }
+    if let Some(i) = texts.iter().position(|t| t.len() > MAX_INPUT_BYTES) {
+        return Err(format!(
+            "input {i} has {} bytes; send at most {MAX_INPUT_BYTES} (the model reads only its first tokens)",
+            texts[i].len()
+        ));
+    }
+    Ok(texts)
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes. A larger one is read on (up to [`MAX_DRAIN`]
+/// and thrown away) so that the client, still sending, gets the 413 rather than a broken
+/// pipe; `Err(None)` then.
+async fn read_body(mut body: Incoming) -> Result<Vec<u8>, Option<hyper::Error>> {
+    let mut out = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(Some)?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY {
+                out.extend_from_slice(&data);
+            } else if seen > MAX_DRAIN {
+                break;
+            }
+        }
+    }
+    if seen > MAX_BODY { Err(None) } else { Ok(out) }
+}
+
+async fn embeddings(served: Arc<Served>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, "invalid_request_error", m);
+    let body = match read_body(req.into_body()).await {
+        Ok(b) => b,
+        Err(None) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                format!("request body over {MAX_BODY} bytes; send fewer or shorter inputs"),
+            );
+        }
+        Err(Some(e)) => return bad(format!("request body could not be read: {e}")),
+    };
+    let request: EmbeddingsRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return bad(format!(
+                "not an embeddings request ({e}); send {{\"model\": \"{}\", \"input\": [\"text\", ...]}}",
+                served.id
+            ));
+        }
+    };
+    if let Some(m) = request.model.as_deref().filter(|m| *m != served.id) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("model {m:?} is not served here; use {:?}", served.id),
+        );
+    }
+    if request
+        .encoding_format
+        .as_deref()
+        .is_some_and(|f| f != "float")
+    {
+        return bad("only encoding_format \"float\" is served".into());
+    }
+    let texts = match inputs(request.input) {
+        Ok(t) => t,
+        Err(m) => return bad(m),
+    };
+    let Ok(_permit) = served.busy.acquire().await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "shutting down",
+        );
+    };
+    let model = served.model.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let tokens: usize = refs
+            .iter()
+            .map(|t| model.count_tokens(t).min(model.max_tokens()))
+            .sum();
+        model.embed(&refs).map(|v| (v, tokens))
+    })
+    .await;
+    match run {
+        Ok(Ok((vectors, tokens))) => {
+            let data: Vec<serde_json::Value> = vectors
+                .into_iter()
+                .enumerate()
+                .map(
+                    |(i, v)| serde_json::json!({"object": "embedding", "index": i, "embedding": v}),
+                )
+                .collect();
+            json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "object": "list",
+                    "data": data,
+                    "model": served.id,
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
+                }),
+            )
+        }
+        Ok(Err(e)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            e.to_string(),
+        ),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            e.to_string(),
+        ),
+    }
+}
+
+/// Serves `served` on `addr` until the process ends. `ready` is told the bound address (port 0
+/// picks one).
+pub async fn serve(
+    addr: SocketAddr,
+    served: Served,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    if !addr.ip().is_loopback() {
+        return Err(ServeError::NotLoopback(addr));
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    ready(bound);
+    let served = Arc::new(served);
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("serve: accept failed: {e}");
+                continue;
+            }
+        };
+        let served = served.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let served = served.clone();
+                async move { Ok::<_, Infallible>(answer(served, req).await) }
+            });
+            if let Err(e) = Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
+                tracing::debug!("serve: connection ended: {e}");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_bounded() {
+        assert_eq!(inputs(Input::One("a".into())).unwrap(), vec!["a"]);
+        assert!(inputs(Input::Many(vec![])).unwrap_err().contains("empty"));
+        assert!(
+            inputs(Input::One(" ".into()))
+                .unwrap_err()
+                .contains("input 0 is empty")
+        );
+        let many = Input::Many(vec!["x".into(); MAX_BATCH + 1]);
+        assert!(inputs(many).unwrap_err().contains("at most 64"));
+        let long = Input::One("x".repeat(MAX_INPUT_BYTES + 1));
+        assert!(inputs(long).unwrap_err().contains("bytes"));
+    }
+}

@@ -1,0 +1,254 @@
+//! `incus-ai serve` (the local embedding model as an OpenAI-compatible endpoint) and AIChat on
+//! it: `export aichat --use-local-model` sets AIChat up, the real `aichat` 0.30.0 embeds its
+//! question through `serve`, and the note that answers a question sharing no word with it is
+//! what AIChat puts in front of the model.
+
+mod support;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Env, Run, aichat_bin, fixtures};
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `incus-ai serve` on a port of its own, stopped when dropped.
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Serve {
+    fn start(env: &Env, port: u16) -> Serve {
+        let child = env
+            .cmd(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Serve {
+            child,
+            base: format!("http://127.0.0.1:{port}/v1"),
+        };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn post(url: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v = r.json().await.unwrap_or(serde_json::Value::Null);
+        (status, v)
+    })
+}
+
+#[test]
+fn serve_answers_openai_embeddings_and_refuses_bad_requests() {
+    let env = Env::new();
+    let s = Serve::start(&env, free_port());
+    let url = format!("{}/embeddings", s.base);
+    let (code, v) = post(
+        &url,
+        br#"{"model":"all-MiniLM-L6-v2","input":["The new movie is awesome","The new movie is so great"]}"#.to_vec(),
+    );
+    assert_eq!(code, 200, "{v}");
+    let a: Vec<f32> = serde_json::from_value(v["data"][0]["embedding"].clone()).unwrap();
+    let b: Vec<f32> = serde_json::from_value(v["data"][1]["embedding"].clone()).unwrap();
+    assert_eq!(a.len(), 384);
+    let cos: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+    assert!((cos - 0.8939).abs() < 0.0005, "{cos}");
+    assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    // One string is one input too.
+    let (code, v) = post(&url, br#"{"input":"hello"}"#.to_vec());
+    assert_eq!((code, v["data"].as_array().unwrap().len()), (200, 1));
+
+    for (body, want, says) in [
+        (b"{not json".to_vec(), 400, "not an embeddings request"),
+        (br#"{"input":[]}"#.to_vec(), 400, "input is empty"),
+        (br#"{"input":""}"#.to_vec(), 400, "input 0 is empty"),
+        (
+            br#"{"input":[1,2,3]}"#.to_vec(),
+            400,
+            "not an embeddings request",
+        ),
+        (
+            br#"{"model":"gpt-4","input":"x"}"#.to_vec(),
+            404,
+            "not served here",
+        ),
+        (
+            format!(r#"{{"input":"{}"}}"#, "a".repeat(10 << 20)).into_bytes(),
+            413,
+            "request body over",
+        ),
+    ] {
+        let (code, v) = post(&url, body);
+        assert_eq!(code, want, "{v}");
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(says), "{msg}");
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let models: serde_json::Value = rt.block_on(async {
+        reqwest::get(format!("{}/models", s.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(models["data"][0]["id"], "all-MiniLM-L6-v2");
+
+    // Only loopback is served.
+    let r = env.run(&["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("only loopback"), "{}", r.stderr);
+}
+
+/// The question, and the one note (of several) that answers it without sharing a word.
+const QUESTION: &str = "steps ahead of rebooting a box";
+const NOTES: &[(&str, &str)] = &[
+    (
+        "maintenance.md",
+        "# Maintenance\n\n## Evacuate a member\n\nRun `incus cluster evacuate` on the member whose kernel needs an upgrade; its instances move elsewhere and come back with `incus cluster restore`.\n",
+    ),
+    (
+        "backups.md",
+        "# Backups\n\n## Nightly exports\n\nWe export every instance to the NAS at 02:00 with `incus export`, keeping seven days.\n",
+    ),
+    (
+        "network.md",
+        "# Network\n\n## Bridges\n\nThe managed bridge incusbr0 gives instances addresses from dnsmasq; its firewall rules are in nftables.\n",
+    ),
+    (
+        "certificates.md",
+        "# Certificates\n\n## Trust\n\nClients are trusted with `incus config trust add`; tokens expire after one day.\n",
+    ),
+];
+
+/// AIChat's config before: a chat client of the admin's own, a comment, no embedding model.
+const AICHAT_CONFIG: &str = "# my AIChat settings\nmodel: mine:chat\nrag_top_k: 1\nclients:\n- type: openai-compatible\n  name: mine\n  api_base: http://127.0.0.1:9/v1   # not used by --dry-run\n  models:\n  - name: chat\n";
+
+#[test]
+fn aichat_with_the_local_model_injects_the_note_that_answers_by_meaning() {
+    let env = Env::new();
+    let port = free_port();
+    env.config(&format!("[embeddings]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let aichat_dir = env.dir.path().join("aichat");
+    std::fs::create_dir_all(&aichat_dir).unwrap();
+    let config_file = aichat_dir.join("config.yaml");
+    std::fs::write(&config_file, AICHAT_CONFIG).unwrap();
+    let notes = env.dir.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    for (name, text) in NOTES {
+        std::fs::write(notes.join(name), text).unwrap();
+    }
+    let incus_ai = |args: &[&str]| -> Run {
+        env.cmd(args)
+            .env("AICHAT_CONFIG_DIR", &aichat_dir)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let src = fixtures().join("incus-src");
+    let refresh = [
+        "refresh",
+        "--json",
+        "--source",
+        src.to_str().unwrap(),
+        "--local",
+        notes.to_str().unwrap(),
+    ];
+
+    // Without an embedding model in AIChat the export is skipped, and says what to run.
+    let r = incus_ai(&refresh);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let why = r.json()["export_skipped"].as_str().unwrap().to_string();
+    assert!(
+        why.contains("incus-ai export aichat --use-local-model"),
+        "{why}"
+    );
+
+    // --use-local-model: the client is added, every other line kept, a backup made; the
+    // vectors are computed in process.
+    let r = incus_ai(&["export", "aichat", "--use-local-model", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["embedding_model"], "incus-ai:all-MiniLM-L6-v2");
+    assert_eq!(report["in_process"], true);
+    assert_eq!(report["embedding_calls"], 0);
+    let after = std::fs::read_to_string(&config_file).unwrap();
+    for line in AICHAT_CONFIG.lines() {
+        assert!(after.lines().any(|l| l == line), "{line:?} lost:\n{after}");
+    }
+    assert!(after.contains(&format!("api_base: http://127.0.0.1:{port}/v1")));
+    assert!(after.contains("rag_embedding_model: incus-ai:all-MiniLM-L6-v2"));
+    let backup = aichat_dir.join("config.yaml.incus-ai.bak");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), AICHAT_CONFIG);
+    // The nightly refresh now exports without the flag.
+    let r = incus_ai(&refresh);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["export"]["in_process"], true, "{}", r.stdout);
+
+    let aichat = || -> Run {
+        std::process::Command::new(aichat_bin())
+            .args(["--rag", "incus-local", "--dry-run", QUESTION])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", env.dir.path().join("home"))
+            .env("AICHAT_CONFIG_DIR", &aichat_dir)
+            .env("NO_PROXY", "127.0.0.1")
+            .env("AICHAT_EMBEDDINGS_RETRY_LIMIT", "1")
+            .output()
+            .unwrap()
+            .into()
+    };
+    // AIChat needs `serve` for the question's vector.
+    let r = aichat();
+    assert_ne!(r.code, 0, "no endpoint yet: {}", r.stdout);
+    let serve = Serve::start(&env, port);
+    let r = aichat();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("incus cluster evacuate"),
+        "the maintenance note is the context:\n{}",
+        r.stdout
+    );
+    for (name, text) in &NOTES[1..] {
+        let first = text.lines().nth(4).unwrap();
+        assert!(!r.stdout.contains(first), "{name} is not: {}", r.stdout);
+    }
+    drop(serve);
+}
