@@ -13,10 +13,10 @@ build:
 	$(CARGO) build --release --locked
 
 # The main job: mirror the docs (the site, or the installed package's docs when it is
-# unreachable) and the notes, update the index, export the AIChat knowledge bases (when an
-# AIChat embedding model is configured).
+# unreachable) and the notes, update the index, export the AIChat knowledge bases (AIChat's
+# own embedding model, else the local one), and leave `incus-ai serve` answering for AIChat.
 run: setup build
-	$(BIN) refresh --local $(NOTES)
+	bash scripts/run.sh $(BIN) $(NOTES)
 
 # fmt check, clippy with warnings denied, the import rules, all tests (unit and integration,
 # the live-cluster test included: it needs root). Without root: `make test-unprivileged`.

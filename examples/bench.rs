@@ -4,11 +4,14 @@
 //! - index build of the whole docs (from scratch) and the no-change update
 //! - search latency p50/p99 in process and for the CLI end to end
 //! - peak memory of this process and of the CLI runs
+//! - the embedding model: the docs embedded cold, a query, hybrid search, `serve`
 //!
 //! Usage: cargo run --release --example bench -- [--shared DIR] [--bin target/release/incus-ai]
 
 #[path = "../tests/support/http.rs"]
 mod http;
+#[path = "support/bench_hybrid.rs"]
+mod hybrid;
 #[path = "../tests/support/openai.rs"]
 mod openai;
 #[path = "../tests/support/shared.rs"]
@@ -208,6 +211,7 @@ async fn main() {
         max_rss_kib(libc::RUSAGE_SELF) / 1024,
     );
 
+    hybrid::run(&bin, &data, &questions).await;
     export_bench(&data, &opts).await;
     doctor_live().await;
     doctor_synthetic().await;
@@ -447,15 +451,7 @@ async fn doctor_synthetic() {
 }
 
 fn aichat_bin() -> Option<PathBuf> {
-    [
-        std::env::var("AICHAT").ok().map(PathBuf::from),
-        std::env::var("HOME")
-            .ok()
-            .map(|h| PathBuf::from(h).join(".cargo/bin/aichat")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.exists())
+    shared::find_aichat()
 }
 
 fn aichat(dir: &Path, args: &[&str]) -> (Duration, std::process::Output) {

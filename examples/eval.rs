@@ -2,9 +2,14 @@
 //! with the index built once from the HTML site (served on 127.0.0.1 under /incus/docs/main/)
 //! and once from the MyST markdown, for each retrieval feature switched on in turn.
 //!
+//! Then the real `aichat --rag incus --dry-run` on the same docs with the local model: the share
+//! of questions whose answer phrase is in what AIChat puts in front of the model.
+//!
 //! Usage: cargo run --release --example eval -- [--shared DIR] [--questions FILE] [--show-misses]
 //! Exits 1 when the full configuration misses the targets (recall@5 >= 0.95, MRR@10 >= 0.85).
 
+#[path = "support/eval_aichat.rs"]
+mod aichat;
 #[path = "../tests/support/http.rs"]
 mod http;
 #[path = "../tests/support/shared.rs"]
@@ -304,6 +309,20 @@ async fn main() {
             );
             row(name, label, &s);
         }
+    }
+    let bin = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("incus-ai");
+    if bin.exists() {
+        aichat::run(&bin, &html_data, &qs, &real_qs).await;
+    } else {
+        println!(
+            "\naichat: {} is not built (cargo build --release); AIChat not measured",
+            bin.display()
+        );
     }
     println!(
         "\ntargets: dev recall@5 >= 0.95 and MRR@10 >= 0.85 for both sources with hybrid search (reference: page-level BM25 0.85 / 0.67); real questions: recall@5 >= 0.80, MRR@10 >= 0.65"

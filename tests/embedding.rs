@@ -91,3 +91,24 @@ fn a_missing_or_damaged_model_folder_is_one_line_naming_it() {
     let e = LocalModel::load(d.path()).err().unwrap().to_string();
     assert!(e.contains("damaged") && !e.contains('\n'), "{e}");
 }
+
+#[test]
+fn tokenization_and_pooling_match_the_recorded_vectors() {
+    let m = model();
+    // WordPiece with [CLS] and [SEP]: "the new movie is awesome" is 5 tokens + 2.
+    assert_eq!(m.count_tokens("The new movie is awesome"), 7);
+    // A word the vocabulary lacks splits into pieces, and long texts stop at 256 tokens.
+    assert!(m.count_tokens("incusbr0") > 3);
+    assert_eq!(m.count_tokens(&"storage ".repeat(1000)), 256);
+    let v = m.embed(&["The new movie is awesome"]).unwrap().remove(0);
+    for (i, (got, want)) in v.iter().zip(RECORDED_HEAD).enumerate() {
+        assert!(
+            (got - want).abs() < 2e-4,
+            "value {i}: {got}, recorded {want}"
+        );
+    }
+}
+
+/// The first four values of "The new movie is awesome", recorded once its similarities
+/// matched sentence-transformers'.
+const RECORDED_HEAD: [f32; 4] = [-0.1004, -0.0774, -0.0014, -0.0485];

@@ -8,16 +8,7 @@ mod support;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Env, Run, aichat_bin, fixtures};
-
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{Env, Run, aichat_bin, fixtures, free_port};
 
 /// `incus-ai serve` on a port of its own, stopped when dropped.
 struct Serve {
@@ -130,6 +121,21 @@ fn serve_answers_openai_embeddings_and_refuses_bad_requests() {
             .unwrap()
     });
     assert_eq!(models["data"][0]["id"], "all-MiniLM-L6-v2");
+
+    // `serve --check` says whether it answers (what `make run` and admins use).
+    let here = s.base.trim_start_matches("http://").trim_end_matches("/v1");
+    let r = env.run(&["serve", "--check", "--listen", here]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("all-MiniLM-L6-v2 answering at"),
+        "{}",
+        r.stdout
+    );
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let r = env.run(&["serve", "--check", "--listen", &nobody]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("nothing answers at"), "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
 
     // Only loopback is served.
     let r = env.run(&["serve", "--listen", "0.0.0.0:0"]);
@@ -250,5 +256,29 @@ fn aichat_with_the_local_model_injects_the_note_that_answers_by_meaning() {
         let first = text.lines().nth(4).unwrap();
         assert!(!r.stdout.contains(first), "{name} is not: {}", r.stdout);
     }
+
+    // A one-query `search` has `serve` embed the query (no model load), and finds the same.
+    let search = ["search", "-vv", "--json", "--limit", "1", QUESTION];
+    let r = incus_ai(&search);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("query embedded by incus-ai serve"),
+        "{}",
+        r.stderr
+    );
+    let via_serve = r.json()[0]["url"].clone();
+    assert!(
+        via_serve.as_str().unwrap().contains("maintenance"),
+        "{via_serve}"
+    );
     drop(serve);
+    let r = incus_ai(&search);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("did not embed the query; loading the model"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.json()[0]["url"], via_serve);
 }

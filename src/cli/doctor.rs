@@ -60,7 +60,12 @@ pub fn render(r: &Report) -> String {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
-    let searcher = Searcher::open(&ctx.data.index(), ctx.model_dir().as_deref()).ok();
+    let searcher = Searcher::open(&ctx.data.index(), ctx.model_dir().as_deref())
+        .ok()
+        .map(|s| match super::serve::listen_addr(ctx, None) {
+            Ok(addr) => s.with_query_server(addr),
+            Err(_) => s,
+        });
     let (report, _) = doctor::run(
         &client,
         searcher.as_ref(),

@@ -65,7 +65,11 @@ pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
             format!("--limit {limit} is out of range; give 1 to {MAX_LIMIT} results"),
         ));
     }
-    let searcher = Searcher::open(&ctx.data.index(), ctx.model_dir().as_deref())?;
+    let mut searcher = Searcher::open(&ctx.data.index(), ctx.model_dir().as_deref())?;
+    // One query: a running `incus-ai serve` embeds it faster than loading the model.
+    if let Ok(addr) = super::serve::listen_addr(ctx, None) {
+        searcher = searcher.with_query_server(addr);
+    }
     let hits = searcher.search(&query, args.collection.into(), limit)?;
     if args.json {
         print_json(&hits);

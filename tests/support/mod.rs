@@ -4,6 +4,10 @@
 pub mod http;
 pub mod openai;
 pub mod replay;
+pub mod shared;
+
+#[allow(unused_imports)]
+pub use shared::free_port;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -39,17 +43,7 @@ pub fn embedding_cache_home() -> PathBuf {
 
 /// The real `aichat` 0.30.0 that scripts/setup.sh installs.
 pub fn aichat_bin() -> PathBuf {
-    let candidates = [
-        std::env::var("AICHAT").ok().map(PathBuf::from),
-        std::env::var("HOME")
-            .ok()
-            .map(|h| PathBuf::from(h).join(".cargo/bin/aichat")),
-        Some(PathBuf::from("/usr/local/bin/aichat")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists())
+    shared::find_aichat()
         .expect("aichat 0.30.0 is installed by scripts/setup.sh (make test runs it)")
 }
 

@@ -34,3 +34,27 @@ pub fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1))
         .cloned()
 }
+
+/// The real `aichat` (scripts/setup.sh installs 0.30.0): `$AICHAT`, `~/.cargo/bin/aichat`,
+/// `/usr/local/bin/aichat`.
+pub fn find_aichat() -> Option<PathBuf> {
+    [
+        std::env::var("AICHAT").ok().map(PathBuf::from),
+        std::env::var("HOME")
+            .ok()
+            .map(|h| PathBuf::from(h).join(".cargo/bin/aichat")),
+        Some(PathBuf::from("/usr/local/bin/aichat")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.exists())
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod model;
+pub mod remote;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -3,8 +3,9 @@
 //! fusion with the BM25 ranking.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tantivy::{DocAddress, Searcher as TantivySearcher};
 
@@ -28,6 +29,9 @@ pub struct Dense {
     docs: HashMap<u64, DocAddress>,
     model_dir: PathBuf,
     model: OnceLock<Option<Arc<LocalModel>>>,
+    /// A running `incus-ai serve` to embed queries with before the model is loaded here;
+    /// cleared when it does not answer.
+    server: Mutex<Option<SocketAddr>>,
 }
 
 impl Dense {
@@ -58,7 +62,42 @@ impl Dense {
             docs,
             model_dir,
             model: OnceLock::new(),
+            server: Mutex::new(None),
         }
+    }
+
+    /// Embeds queries with the `incus-ai serve` at `addr` while it answers with this index's
+    /// model, instead of loading the model (for short-lived processes: one `search`).
+    pub fn use_server(&mut self, addr: SocketAddr) {
+        if embed::model_id(&self.model_dir) == self.vectors.model {
+            *self
+                .server
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner) = Some(addr);
+        }
+    }
+
+    /// The query's vector: from the server while it answers, else from the model here.
+    fn embed_query(&self, query: &str) -> Option<Vec<f32>> {
+        if self.model.get().is_none() {
+            let mut server = self.server.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(addr) = *server {
+                match embed::remote::embed_query(addr, &self.vectors.model, self.vectors.dim, query)
+                {
+                    Some(v) => {
+                        tracing::debug!("query embedded by incus-ai serve at {addr}");
+                        return Some(v);
+                    }
+                    None => {
+                        tracing::debug!(
+                            "incus-ai serve at {addr} did not embed the query; loading the model"
+                        );
+                        *server = None;
+                    }
+                }
+            }
+        }
+        self.model()?.embed(&[query]).ok()?.pop()
     }
 
     /// The model, loaded on first use; `None` (said once) when its folder cannot be used.
@@ -88,13 +127,9 @@ impl Dense {
         collection: Option<Collection>,
         k: usize,
     ) -> Vec<(DocAddress, f32)> {
-        let Some(model) = self.model() else {
+        let Some(q) = self.embed_query(query) else {
             return Vec::new();
         };
-        let Ok(mut v) = model.embed(&[query]) else {
-            return Vec::new();
-        };
-        let Some(q) = v.pop() else { return Vec::new() };
         self.vectors
             .top(&q, collection, k)
             .into_iter()

@@ -243,6 +243,15 @@ impl Searcher {
         Ok(head)
     }
 
+    /// Embeds queries with the `incus-ai serve` at `addr` while it answers (see
+    /// [`hybrid::Dense::use_server`]): a one-query process then skips loading the model.
+    pub fn with_query_server(mut self, addr: std::net::SocketAddr) -> Searcher {
+        if let Some(d) = self.dense.as_mut() {
+            d.use_server(addr);
+        }
+        self
+    }
+
     /// Whether dense search is available (vectors in the index and a model that loads).
     pub fn has_dense(&self) -> bool {
         self.dense.as_ref().is_some_and(hybrid::Dense::available)
