@@ -234,7 +234,8 @@ struct DoctorRuns {
 }
 
 impl DoctorRuns {
-    async fn measure(socket: &Path, runs: usize) -> DoctorRuns {
+    /// `review`: the review instead of the doctor.
+    async fn measure(socket: &Path, runs: usize, review: bool) -> DoctorRuns {
         let mut out = DoctorRuns {
             times: Vec::new(),
             requests: 0,
@@ -244,13 +245,21 @@ impl DoctorRuns {
             // A fresh client each run, as each `incus-ai doctor` starts with one.
             let client = local_client(socket);
             let t = Instant::now();
-            let (report, _) =
-                incus_ai::diagnosis::doctor::run(&client, None, Settings::default(), None)
+            let (requests, findings) = if review {
+                let (r, _) = incus_ai::diagnosis::review::run(&client, None)
                     .await
-                    .expect("doctor");
+                    .expect("review");
+                (r.requests, r.findings.len())
+            } else {
+                let (r, _) =
+                    incus_ai::diagnosis::doctor::run(&client, None, Settings::default(), None)
+                        .await
+                        .expect("doctor");
+                (r.requests, r.findings.len())
+            };
             out.times.push(t.elapsed());
-            out.requests = report.requests;
-            out.findings = report.findings.len();
+            out.requests = requests;
+            out.findings = findings;
         }
         out.times.sort();
         out
@@ -294,7 +303,7 @@ async fn doctor_live() {
         return;
     }
     let socket = PathBuf::from("/var/lib/incus-ai-test/m1/unix.socket");
-    let healthy = DoctorRuns::measure(&socket, 10).await;
+    let healthy = DoctorRuns::measure(&socket, 10, false).await;
     println!(
         "healthy:                 p50 {} max {} over {} runs, {} requests, {} findings",
         ms(healthy.p50()),
@@ -303,10 +312,20 @@ async fn doctor_live() {
         healthy.requests,
         healthy.findings
     );
+    let review = DoctorRuns::measure(&socket, 5, true).await;
+    println!(
+        "review:                  p50 {} max {} over {} runs, {} requests, {} findings  [{}]",
+        ms(review.p50()),
+        ms(review.max()),
+        review.times.len(),
+        review.requests,
+        review.findings,
+        status("review", review.p50() < Duration::from_secs(3), "< 3 s")
+    );
     harness(&["kill", "m2"]);
     let waited = harness(&["wait", "m2", "Offline", "60"]);
     if waited.status.success() {
-        let offline = DoctorRuns::measure(&socket, 5).await;
+        let offline = DoctorRuns::measure(&socket, 5, false).await;
         println!(
             "member m2 offline:       p50 {} max {} over {} runs, {} requests, {} findings  [{}]",
             ms(offline.p50()),
@@ -335,6 +354,7 @@ struct Synthetic {
     answers: std::collections::HashMap<String, String>,
     member_state: String,
     pool_status: String,
+    resources: String,
 }
 
 fn envelope(metadata: serde_json::Value) -> String {
@@ -395,12 +415,28 @@ impl Synthetic {
                 x
             })
             .collect();
+        let with_state: Vec<serde_json::Value> = list
+            .iter()
+            .map(|x| {
+                let mut x = x.clone();
+                x["state"] = serde_json::json!({"memory": {"usage": 64u64 << 20}});
+                x
+            })
+            .collect();
         answers.insert(
             "/1.0/instances?recursion=1&all-projects=true".into(),
             envelope(serde_json::Value::Array(list)),
         );
+        answers.insert(
+            "/1.0/instances?recursion=2&all-projects=true".into(),
+            envelope(serde_json::Value::Array(with_state)),
+        );
         Synthetic {
             answers,
+            resources: envelope(serde_json::json!({
+                "cpu": {"total": 8, "sockets": [{"name": "Xeon E-2288G", "vendor": "GenuineIntel"}]},
+                "memory": {"total": 32u64 << 30}
+            })),
             member_state: envelope(meta("/1.0/cluster/members/m1/state")),
             pool_status: envelope(meta("/1.0/storage-pools/default?target=m1")),
         }
@@ -411,6 +447,10 @@ impl Synthetic {
             b.clone()
         } else if path.starts_with("/1.0/cluster/members/") && path.ends_with("/state") {
             self.member_state.clone()
+        } else if path.starts_with("/1.0/resources") {
+            self.resources.clone()
+        } else if path.starts_with("/1.0/storage-pools/") && path.contains("/volumes?") {
+            envelope(serde_json::json!([]))
         } else if path.starts_with("/1.0/storage-pools/") && path.contains("?target=") {
             self.pool_status.clone()
         } else {
@@ -437,7 +477,7 @@ async fn doctor_synthetic() {
             Arc::new(move |r: &http::Request| s2.answer(&r.path)),
         )
         .await;
-        let runs = DoctorRuns::measure(&socket, 3).await;
+        let runs = DoctorRuns::measure(&socket, 3, false).await;
         let p50 = runs.p50();
         println!(
             "{members:>5} members, {instances:>6} instances: p50 {} over {} runs, {} requests, {} findings  [{}]",
@@ -446,6 +486,17 @@ async fn doctor_synthetic() {
             runs.requests,
             runs.findings,
             status("synthetic", p50 < Duration::from_secs(2), "< 2 s")
+        );
+        let runs = DoctorRuns::measure(&socket, 3, true).await;
+        let p50 = runs.p50();
+        println!(
+            "{:>30} review: p50 {} over {} runs, {} requests, {} findings  [{}]",
+            "",
+            ms(p50),
+            runs.times.len(),
+            runs.requests,
+            runs.findings,
+            status("review", p50 < Duration::from_secs(3), "< 3 s")
         );
     }
 }

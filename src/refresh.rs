@@ -46,6 +46,10 @@ pub struct RefreshReport {
     /// The collection that could not be mirrored (its last good mirror was used).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// The installation snapshot taken into the notes first, or why none was (set by the
+    /// command, which reads the cluster).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
 }
@@ -152,6 +156,7 @@ pub async fn run(
         export,
         export_skipped,
         failed,
+        snapshot: None,
         elapsed_ms: start.elapsed().as_millis() as u64,
     })
 }

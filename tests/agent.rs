@@ -360,6 +360,46 @@ async fn without_a_model_or_with_its_endpoint_down_the_checks_and_docs_answer() 
 }
 
 #[tokio::test]
+async fn how_to_make_the_cluster_more_robust_is_answered_from_the_review() {
+    let mut rec = Recording::load("healthy");
+    rec.instance("c2")["expanded_config"]["security.privileged"] = json!("true");
+    let w = World::new(rec.with_review_answers()).await;
+    std::fs::remove_file(w.env.config_path()).unwrap();
+    let r = w
+        .run(&["ask", "--json", "How can I make my cluster more robust?"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["mode"], "checks-and-docs");
+    let ids: Vec<&str> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"container-privileged"), "{ids:?}");
+    assert!(ids.contains(&"dir-storage-pool"), "{ids:?}");
+    // A fault question is not a review question: the review's advice stays out of it.
+    let r = w.run(&["ask", "--json", "why is m2 offline?"]).await;
+    assert!(!r.stdout.contains("container-privileged"), "{}", r.stdout);
+    // With a model, the tool is offered and runs.
+    w.env.config(&format!(
+        "[llm]\napi_base = \"{}\"\nmodel = \"stub-chat\"\n",
+        w.llm.url("/v1")
+    ));
+    w.state.script(vec![
+        Turn::Tools(vec![call("review_cluster", json!({}))]),
+        Turn::Text("Fix c2 first: it is privileged.".into()),
+    ]);
+    let r = w.run(&["ask", "--json", "what should we improve?"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        w.sent().contains("container-privileged"),
+        "the tool result reached the model"
+    );
+}
+
+#[tokio::test]
 async fn anonymize_masks_names_and_addresses_and_puts_them_back() {
     let w = World::new(broken_cluster()).await;
     w.state.script(vec![

@@ -508,4 +508,153 @@ fn doctor_on_a_real_cluster() {
         r = cluster.doctor(&env, &[]);
     }
     assert_eq!(r.code, 0, "healthy again: {}", r.stdout);
+
+    review_on_the_real_cluster(&cluster, &env);
+}
+
+/// The rules `review` must find once they are planted (and not before).
+const PLANTED: &[(&str, &str)] = &[
+    ("container-privileged", "instance/c2"),
+    ("snapshots-without-expiry", "instance/c3"),
+    ("images-auto-update-disabled", "cluster/local"),
+    ("healing-without-shared-storage", "cluster/local"),
+    ("failover-capacity", "cluster-member/m1"),
+    ("failover-capacity", "cluster-member/m2"),
+    ("failover-capacity", "cluster-member/m3"),
+];
+
+/// Takes the planted weaknesses out again (also what a failed earlier run may have left).
+fn unplant(cluster: &Cluster) {
+    for args in [
+        &["config", "unset", "c2", "security.privileged"][..],
+        &["config", "unset", "c3", "snapshots.schedule"],
+        &["config", "unset", "images.auto_update_interval"],
+        &["config", "unset", "cluster.healing_threshold"],
+        &["config", "unset", "c1", "limits.memory"],
+        &["config", "unset", "c2", "limits.memory"],
+        &["config", "unset", "c3", "limits.memory"],
+    ] {
+        let _ = cluster.incus(args);
+    }
+}
+
+fn review(cluster: &Cluster, env: &Env, extra: &[&str]) -> (Run, Duration) {
+    let mut args = vec!["review", "--json"];
+    args.extend_from_slice(extra);
+    let mut c = env.cmd(&args);
+    c.env("INCUS_SOCKET", cluster.var("ICL_M1_SOCKET"));
+    let t = std::time::Instant::now();
+    let r: Run = c.output().unwrap().into();
+    (r, t.elapsed())
+}
+
+/// `review` on the live cluster: none of the planted rules before, each with its subject
+/// after, under 3 s, exit 0 (advice); the snapshot gains the review and instance keys.
+fn review_on_the_real_cluster(cluster: &Cluster, env: &Env) {
+    unplant(cluster);
+    // The nightly refresh takes the snapshot itself when the server answers.
+    let _ = std::fs::remove_file(env.data().join("notes/installation-local.md"));
+    let src = support::fixtures().join("incus-src");
+    let mut c = env.cmd(&[
+        "refresh",
+        "--json",
+        "--no-export",
+        "--source",
+        src.to_str().unwrap(),
+    ]);
+    c.env("INCUS_SOCKET", cluster.var("ICL_M1_SOCKET"));
+    let r: Run = c.output().unwrap().into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.json()["snapshot"]
+            .as_str()
+            .unwrap()
+            .starts_with("snapshot "),
+        "{}",
+        r.stdout
+    );
+    assert!(env.data().join("notes/installation-local.md").is_file());
+    let (r, took) = review(cluster, env, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(took < Duration::from_secs(3), "review took {took:?}");
+    let before = ids(&r);
+    for (id, subject) in PLANTED {
+        assert!(
+            !before.contains(&p(id, subject)),
+            "{id} {subject} before planting: {}",
+            r.stdout
+        );
+    }
+    assert_eq!(r.json()["complete"], true, "{}", r.stdout);
+
+    cluster.ok(&["config", "set", "c2", "security.privileged=true"]);
+    cluster.ok(&["config", "set", "c3", "snapshots.schedule=@daily"]);
+    cluster.ok(&["config", "set", "images.auto_update_interval=0"]);
+    cluster.ok(&["config", "set", "cluster.healing_threshold=30"]);
+    // Each member's host has the machine's memory; 20 GiB on each member's container leaves
+    // no member able to take another's.
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap();
+    let big = format!("limits.memory={}MiB", total * 6 / 10 / 1024);
+    for c in ["c1", "c2", "c3"] {
+        cluster.ok(&["config", "set", c, &big]);
+    }
+    let (r, took) = review(cluster, env, &[]);
+    // The installation snapshot (what `aichat --rag incus-local` knows) has the review and
+    // each instance's own keys.
+    let notes = env.dir.path().join("review-notes");
+    let mut c = env.cmd(&["snapshot", "--out", notes.to_str().unwrap()]);
+    c.env("INCUS_SOCKET", cluster.var("ICL_M1_SOCKET"));
+    let s: Run = c.output().unwrap().into();
+    unplant(cluster);
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    let text = std::fs::read_to_string(notes.join("installation-local.md")).unwrap();
+    assert!(text.contains("## Review: what to improve"), "{text}");
+    assert!(
+        text.contains("`failover-capacity` (cluster-member/m1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("### Instance c3 (project default) configuration"),
+        "{text}"
+    );
+    assert!(text.contains("`snapshots.schedule` | `@daily`"), "{text}");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(took < Duration::from_secs(3), "review took {took:?}");
+    let after = ids(&r);
+    for (id, subject) in PLANTED {
+        assert!(
+            after.contains(&p(id, subject)),
+            "no {id} {subject}: {}",
+            r.stdout
+        );
+    }
+    let f = finding(&r, "failover-capacity", "cluster-member/m1");
+    assert_eq!(f["severity"], "high");
+    assert!(f["title"].as_str().unwrap().contains("If m1 fails"), "{f}");
+    assert!(f["evidence"].to_string().contains("c1"), "{f}");
+    let f = finding(&r, "healing-without-shared-storage", "cluster/local");
+    assert!(
+        f["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("cluster.healing_threshold=0"),
+        "{f}"
+    );
+    assert!(!f["docs"].as_array().unwrap().is_empty(), "doc links: {f}");
+    // --project keeps that project's findings and the cluster-wide ones.
+    let (r, _) = review(cluster, env, &["--project", "dev"]);
+    assert!(
+        r.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["project"].is_null() || f["project"] == "dev"),
+        "{}",
+        r.stdout
+    );
 }

@@ -530,7 +530,7 @@ async fn status_and_snapshot_read_the_same_state() {
     rec.meta("/1.0/projects?recursion=1")[1]["config"]["user.secret_token"] = json!("hunter4");
     let env = Env::new();
     let socket = env.dir.path().join("incus.socket");
-    let _server = rec.serve(&socket).await;
+    let _server = rec.with_review_answers().serve(&socket).await;
     let r = run_with_socket(&env, &socket, &["status", "--json"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = r.json();
@@ -564,6 +564,10 @@ async fn status_and_snapshot_read_the_same_state() {
         "### Project dev",
         "### Instances on m3",
         "| b1 | team-b |",
+        "### Instance c1 (project default) configuration",
+        "`environment.DB_PASSWORD` | `[redacted]`",
+        "## Review: what to improve",
+        "`dir-storage-pool` (storage-pool/default)",
     ] {
         assert!(md.contains(part), "{part} missing from\n{md}");
     }
@@ -595,4 +599,81 @@ async fn status_and_snapshot_read_the_same_state() {
         "{}",
         r.stdout
     );
+}
+
+#[tokio::test]
+async fn review_suggests_improvements_exits_0_and_2_when_it_cannot_read() {
+    let env = Env::new();
+    let socket = env.dir.path().join("incus.socket");
+    let mut rec = Recording::load("healthy");
+    let c1 = rec.instance("c1");
+    c1["expanded_config"]["security.privileged"] = json!("true");
+    c1["expanded_config"]["limits.memory"] = json!("6GiB");
+    let c2 = rec.instance("c2");
+    c2["expanded_config"]["limits.memory"] = json!("6GiB");
+    let c3 = rec.instance("c3");
+    c3["expanded_config"]["limits.memory"] = json!("6GiB");
+    let server = rec.with_review_answers().serve(&socket).await;
+    let r = run_with_socket(&env, &socket, &["review", "--json"]).await;
+    assert_eq!(r.code, 0, "advice exits 0: {}\n{}", r.stdout, r.stderr);
+    let j = r.json();
+    assert_eq!(j["complete"], true, "{}", r.stdout);
+    assert!(j["rules"].as_array().unwrap().len() >= 15);
+    let got: Vec<(String, String)> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().into(),
+                f["subject"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for want in [
+        ("container-privileged", "instance/c1"),
+        ("failover-capacity", "cluster-member/m1"),
+        ("failover-capacity", "cluster-member/m2"),
+        ("failover-capacity", "cluster-member/m3"),
+    ] {
+        assert!(
+            got.contains(&(want.0.into(), want.1.into())),
+            "{want:?} in {got:?}"
+        );
+    }
+    // Most important first.
+    assert_eq!(j["findings"][0]["severity"], "high", "{}", r.stdout);
+    let sent: Vec<String> = server
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(sent.iter().all(|r| r.starts_with("GET ")), "{sent:?}");
+    assert!(
+        sent.iter().any(|r| r == "GET /1.0/resources?target=m2"),
+        "{sent:?}"
+    );
+    // Human output: the findings, then one summary line.
+    let r = run_with_socket(&env, &socket, &["review"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("If m1 fails"), "{}", r.stdout);
+    assert!(r.stdout.contains("suggestion(s) from"), "{}", r.stdout);
+    drop(server);
+
+    // What could not be read is not advice: exit 2, one line naming it.
+    let mut rec = Recording::load("healthy").with_review_answers();
+    rec.fail("/1.0/resources?target=m2", 500, "boom");
+    let socket = env.dir.path().join("incus2.socket");
+    let _server = rec.serve(&socket).await;
+    let r = run_with_socket(&env, &socket, &["review", "--json"]).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["complete"], false);
+    assert!(
+        r.stderr.contains("review could not read all of local"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
 }

@@ -176,13 +176,23 @@ impl Session {
         Vec<crate::diagnosis::checks::DocLink>,
         Option<String>,
     ) {
-        let (mut findings, note) = match self.toolbox.state().await {
+        let improve = asks_to_improve(question);
+        let state = if improve {
+            self.toolbox.review_state().await
+        } else {
+            self.toolbox.state().await
+        };
+        let (mut findings, note) = match state {
             Ok(st) => {
                 let subj: Vec<String> = subjects(question, Some(st))
                     .into_iter()
                     .map(str::to_string)
                     .collect();
                 let mut f = diagnose(st, Settings::default(), None);
+                // "How can I make my cluster more robust?": the review answers that.
+                if improve {
+                    f.extend(crate::diagnosis::review::review(st, None));
+                }
                 if !subj.is_empty() {
                     f.retain(|x| subj.iter().any(|s| concerns_member(x, s)));
                 }
@@ -390,6 +400,33 @@ impl Session {
                 .push(json!({"role": "tool", "tool_call_id": call.id, "content": output}));
         }
     }
+}
+
+/// Whether the question asks how to make things better rather than what is wrong (then the
+/// `review` rules answer too).
+fn asks_to_improve(question: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "improve",
+        "robust",
+        "resilien",
+        "best practice",
+        "harden",
+        "recommend",
+        "review",
+        "more reliable",
+        "reliab",
+        "redundan",
+        "failover",
+        "fail over",
+        "production",
+        "safer",
+        "more secure",
+        "better",
+        "weakness",
+        "single point",
+    ];
+    let q = question.to_lowercase();
+    WORDS.iter().any(|w| q.contains(w))
 }
 
 /// The answer without a model: the findings about the question's subject and the best doc

@@ -2,10 +2,9 @@
 
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit, print_json};
-use crate::diagnosis::checks::Settings;
+use crate::diagnosis::checks::{Finding, Settings};
 use crate::diagnosis::cluster::EndpointError;
 use crate::diagnosis::doctor::{self, Report};
-use crate::knowledge::index::Searcher;
 
 /// Options of `doctor`.
 #[derive(Debug, clap::Args)]
@@ -20,13 +19,19 @@ pub struct Args {
     pub json: bool,
 }
 
-/// The human rendering.
-pub fn render(r: &Report) -> String {
+/// Findings for people, one block each (doctor's and review's).
+pub fn render_findings(findings: &[Finding]) -> String {
     let mut out = String::new();
-    for f in &r.findings {
+    for f in findings {
         out.push_str(&f.render_text());
         out.push('\n');
     }
+    out
+}
+
+/// The human rendering.
+pub fn render(r: &Report) -> String {
+    let mut out = render_findings(&r.findings);
     let mut by: Vec<String> = Vec::new();
     for sev in ["critical", "high", "moderate", "low"] {
         let n = r
@@ -60,12 +65,7 @@ pub fn render(r: &Report) -> String {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
-    let searcher = Searcher::open(&ctx.data.index(), ctx.model_dir().as_deref())
-        .ok()
-        .map(|s| match super::serve::listen_addr(ctx, None) {
-            Ok(addr) => s.with_query_server(addr),
-            Err(_) => s,
-        });
+    let searcher = ctx.doc_searcher();
     let (report, _) = doctor::run(
         &client,
         searcher.as_ref(),

@@ -7,6 +7,7 @@ mod index;
 mod mirror;
 mod refresh;
 mod remote;
+mod review;
 mod search;
 mod serve;
 mod snapshot;
@@ -64,6 +65,8 @@ enum Command {
     Status(status::Args),
     /// Find what is wrong with the cluster, with evidence, doc links and fixes (exit 1 on findings)
     Doctor(doctor::Args),
+    /// What works today but will hurt tomorrow: best-practice findings from the Incus docs (exit 0)
+    Review(review::Args),
     /// Write the installation and configuration as markdown into the local notes
     Snapshot(snapshot::Args),
     /// Export the docs and notes for other tools
@@ -146,6 +149,21 @@ impl Context {
     /// The embedding model folder of hybrid search (`None` when `[embeddings] enabled = false`).
     pub fn model_dir(&self) -> Option<std::path::PathBuf> {
         self.config.embeddings.model_dir()
+    }
+
+    /// The docs index for a short-lived command's few searches (doc links of findings): hybrid,
+    /// with queries embedded by a running `incus-ai serve` when one answers. `None` without an
+    /// index.
+    pub fn doc_searcher(&self) -> Option<crate::knowledge::index::Searcher> {
+        let s = crate::knowledge::index::Searcher::open(
+            &self.data.index(),
+            self.model_dir().as_deref(),
+        )
+        .ok()?;
+        Some(match serve::listen_addr(self, None) {
+            Ok(addr) => s.with_query_server(addr),
+            Err(_) => s,
+        })
     }
 
     /// How index updates run here.
@@ -258,6 +276,7 @@ pub fn main() -> ExitCode {
             Command::Search(a) => search::run(&ctx, a),
             Command::Status(a) => status::run(&ctx, a).await,
             Command::Doctor(a) => doctor::run(&ctx, a).await,
+            Command::Review(a) => review::run(&ctx, a).await,
             Command::Snapshot(a) => snapshot::run(&ctx, a).await,
             Command::Export(t) => export::run(&ctx, t).await,
             Command::Refresh(a) => refresh::run(&ctx, a).await,

@@ -34,13 +34,17 @@ pub struct Args {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
+    // The installation as it is now, into the notes this run indexes (when a server answers).
+    let snapshot = installation_snapshot(ctx).await;
     let mirror = super::mirror::options(ctx, &args.source).await?;
     let export = if args.no_export {
         None
     } else {
         Some(args.aichat.options(ctx)?)
     };
-    let report = refresh::run(&ctx.data, &mirror, export.as_ref(), &ctx.index_options()).await?;
+    let mut report =
+        refresh::run(&ctx.data, &mirror, export.as_ref(), &ctx.index_options()).await?;
+    report.snapshot = Some(snapshot);
     super::mirror::print_warnings(&report.mirror);
     if let Some(h) = &report.index.healed {
         crate::errln!("incus-ai: warning: {h}");
@@ -62,6 +66,9 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
                 }
             }
         }
+        if let Some(s) = &report.snapshot {
+            crate::outln!("  installation: {s}");
+        }
         if let Some(e) = &report.export {
             crate::outln!("try: {}", e.try_command);
         }
@@ -74,5 +81,31 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
             ),
         )),
         None => Ok(exit::OK),
+    }
+}
+
+/// Takes the installation snapshot of the default remote (as `incus-ai snapshot` does) and says
+/// what happened in one line; no server answering is a note, not a failure.
+async fn installation_snapshot(ctx: &Context) -> String {
+    let remote = super::remote::RemoteArgs {
+        remote: None,
+        timeout: 5,
+    };
+    let taken = match remote.client() {
+        Ok(client) => super::snapshot::take(&client, &ctx.data.notes()).await,
+        Err(e) => Err(e),
+    };
+    match taken {
+        Ok((path, requests, None)) => {
+            format!("snapshot {} ({requests} API requests)", path.display())
+        }
+        Ok((path, requests, Some(line))) => format!(
+            "snapshot {} ({requests} API requests), incomplete: {line}",
+            path.display()
+        ),
+        Err(e) => format!(
+            "no snapshot taken ({}); the last one, if any, is kept",
+            e.message
+        ),
     }
 }

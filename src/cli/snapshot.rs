@@ -1,10 +1,11 @@
 //! `incus-ai snapshot`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit};
 use crate::diagnosis::cluster::{GatherOptions, gather};
+use crate::diagnosis::incus::Client;
 
 /// Options of `snapshot`.
 #[derive(Debug, clap::Args)]
@@ -18,45 +19,45 @@ pub struct Args {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
-    let state = gather(&client, &GatherOptions::default()).await?;
-    let text = crate::diagnosis::snapshot::render(
-        &state,
-        &crate::util::time::date_time(crate::util::time::now()),
-    );
     let dir = args.out.clone().unwrap_or_else(|| ctx.data.notes());
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Failure::new(
-            exit::FAILURE,
-            format!("cannot create {}: {e}", dir.display()),
-        )
-    })?;
-    let name: String = state
-        .remote
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = dir.join(format!("installation-{name}.md"));
-    let tmp = dir.join(format!(".installation-{name}.md.tmp"));
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| {
-            Failure::new(
-                exit::FAILURE,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
+    let (path, requests, incomplete) = take(&client, &dir).await?;
+    if let Some(line) = incomplete {
+        crate::errln!("incus-ai: warning: the snapshot is incomplete: {line}");
+    }
     if !ctx.quiet {
         crate::outln!(
-            "wrote {} ({} API requests); the next refresh indexes it as local notes",
+            "wrote {} ({requests} API requests); the next refresh indexes it as local notes",
             path.display(),
-            state.requests
         );
     }
     Ok(exit::OK)
+}
+
+/// Reads the installation behind `client` (what `review` reads too, for its section) and
+/// writes its snapshot into `dir`: the path, the API requests it took, and what could not be
+/// read.
+pub async fn take(
+    client: &Client,
+    dir: &Path,
+) -> Result<(PathBuf, usize, Option<String>), Failure> {
+    let opts = GatherOptions {
+        review: true,
+        ..GatherOptions::default()
+    };
+    let state = gather(client, &opts).await?;
+    let taken = crate::util::time::date_time(crate::util::time::now());
+    let (path, _) = crate::diagnosis::snapshot::write(dir, &state, &taken).map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!(
+                "cannot write the installation snapshot into {}: {e}",
+                dir.display()
+            ),
+        )
+    })?;
+    Ok((
+        path,
+        state.requests,
+        crate::diagnosis::cluster::EndpointError::summary(&state.errors),
+    ))
 }

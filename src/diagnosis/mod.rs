@@ -7,5 +7,6 @@ pub mod cluster;
 pub mod doctor;
 pub mod incus;
 pub mod redact;
+pub mod review;
 pub mod snapshot;
 pub mod status;

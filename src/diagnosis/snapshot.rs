@@ -234,6 +234,43 @@ fn instances(out: &mut String, st: &ClusterState) {
             &rows,
         );
     }
+    // Each instance's own keys (limits, schedules, security settings), secrets redacted.
+    for i in st
+        .instances
+        .iter()
+        .filter(|i| i.config.keys().any(|k| !k.starts_with("volatile.")))
+    {
+        let _ = writeln!(
+            out,
+            "### Instance {} (project {}) configuration\n",
+            i.name, i.project
+        );
+        config_table(out, &i.config);
+    }
+}
+
+/// The "review" section: what `incus-ai review` suggests, most important first.
+fn review(out: &mut String, st: &ClusterState) {
+    out.push_str("## Review: what to improve\n\n");
+    let findings = crate::diagnosis::review::review(st, None);
+    if findings.is_empty() {
+        out.push_str("`incus-ai review` found nothing to improve.\n\n");
+        return;
+    }
+    for f in &findings {
+        let _ = writeln!(
+            out,
+            "- **{}** `{}` ({}): {}",
+            f.severity.as_str(),
+            f.id,
+            f.subject,
+            f.title
+        );
+        if let Some(cmd) = f.fix.first() {
+            let _ = writeln!(out, "  Fix: `{cmd}`");
+        }
+    }
+    out.push('\n');
 }
 
 /// Renders the snapshot (one section per kind of object); `taken` is a human timestamp.
@@ -247,10 +284,57 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
         redact::REDACTED
     );
 
+    if let Some(line) = crate::diagnosis::cluster::EndpointError::summary(&st.errors) {
+        let _ = writeln!(
+            out,
+            "Incomplete: {line}; what they hold is missing below.\n"
+        );
+    }
     for section in [
-        server, members, pools, networks, profiles, projects, instances,
+        server, members, pools, networks, profiles, projects, instances, review,
     ] {
         section(&mut out, st);
     }
     out
+}
+
+/// The line of a snapshot that changes on every run (left out when comparing).
+const TAKEN: &str = "Snapshot taken ";
+
+/// Writes the snapshot of `st` as `installation-<remote>.md` in `dir` (atomically), unless the
+/// file there says the same apart from the time it was taken (so a nightly refresh of an
+/// unchanged cluster re-indexes nothing). Returns the path and whether it was written.
+pub fn write(
+    dir: &std::path::Path,
+    st: &ClusterState,
+    taken: &str,
+) -> std::io::Result<(std::path::PathBuf, bool)> {
+    let text = render(st, taken);
+    std::fs::create_dir_all(dir)?;
+    let name: String = st
+        .remote
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("installation-{name}.md"));
+    let same = |a: &str, b: &str| {
+        let body = |t: &str| {
+            t.lines()
+                .filter(|l| !l.starts_with(TAKEN))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        body(a) == body(b)
+    };
+    if std::fs::read_to_string(&path).is_ok_and(|old| same(&old, &text)) {
+        return Ok((path, false));
+    }
+    crate::util::fsx::write_atomic(&path, text.as_bytes())?;
+    Ok((path, true))
 }

@@ -98,6 +98,40 @@ impl Recording {
             .unwrap()
     }
 
+    /// Adds what `review` reads on top of `doctor`, built from the recorded answers: each
+    /// member 8 GiB and 4 CPUs, the instances (as recorded, edits included) with 32 MiB in
+    /// use, no custom volumes.
+    pub fn with_review_answers(mut self) -> Recording {
+        let instances: Vec<Value> = self
+            .meta("/1.0/instances?recursion=1&all-projects=true")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let mut i = i.clone();
+                i["state"] = json!({"memory": {"usage": 32u64 << 20}});
+                i
+            })
+            .collect();
+        self.set(
+            "/1.0/instances?recursion=2&all-projects=true",
+            Value::Array(instances),
+        );
+        for m in ["m1", "m2", "m3"] {
+            self.set(
+                &format!("/1.0/resources?target={m}"),
+                json!({"cpu": {"total": 4, "sockets": [{"name": "Core i5-8500T", "vendor": "GenuineIntel"}]}, "memory": {"total": 8u64 << 30}}),
+            );
+        }
+        for p in ["default", "pool2"] {
+            self.set(
+                &format!("/1.0/storage-pools/{p}/volumes?recursion=1&all-projects=true"),
+                json!([]),
+            );
+        }
+        self
+    }
+
     /// Serves the answers on a unix socket; any method but GET fails the test.
     pub async fn serve(self, socket: &Path) -> Server {
         self.serve_with(socket, BTreeMap::new()).await

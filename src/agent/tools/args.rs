@@ -222,6 +222,14 @@ pub struct RunChecks {
     pub member: Option<IncusName>,
 }
 
+/// `review_cluster`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReviewCluster {
+    /// Only findings about this project (and the cluster as a whole)
+    #[serde(default)]
+    pub project: Option<IncusName>,
+}
+
 /// `config_key`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ConfigKeyArgs {

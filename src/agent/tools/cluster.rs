@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::args::{GetMember, ListWarnings, NoArgs, RunChecks, WarningStatus};
+use super::args::{GetMember, ListWarnings, NoArgs, ReviewCluster, RunChecks, WarningStatus};
 use super::{Answer, Toolbox};
 use crate::diagnosis::checks::Settings;
 
@@ -120,4 +120,14 @@ pub async fn run_checks(tb: &mut Toolbox, a: RunChecks) -> Answer {
         crate::diagnosis::doctor::attach_docs(&mut findings, s);
     }
     Ok(json!({"findings": findings, "checks_run": crate::diagnosis::checks::ids().len()}))
+}
+
+pub async fn review_cluster(tb: &mut Toolbox, a: ReviewCluster) -> Answer {
+    let project = a.project.map(|p| p.0);
+    let mut findings =
+        crate::diagnosis::review::review(tb.review_state().await?, project.as_deref());
+    if let Some(s) = tb.searcher() {
+        crate::diagnosis::doctor::attach_docs(&mut findings, s);
+    }
+    Ok(json!({"findings": findings, "rules_run": crate::diagnosis::review::ids().len()}))
 }

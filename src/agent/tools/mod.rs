@@ -104,6 +104,8 @@ registry! {
         "Projects: limits, restrictions and usage against the limits.";
     "run_checks", args::RunChecks, cluster::run_checks,
         "Run incus-ai's deterministic checks (the doctor): findings with evidence, doc links and fix commands.";
+    "review_cluster", args::ReviewCluster, cluster::review_cluster,
+        "Best-practice review (how to make the cluster more robust, safer, easier to run): what works today but will hurt tomorrow, e.g. no failover capacity, snapshots without expiry, privileged containers, healing over local storage. Findings with evidence, doc links and fix commands.";
     "config_key", args::ConfigKeyArgs, docs::config_key,
         "The reference of a configuration key (type, default, description), e.g. cluster.offline_threshold or limits.memory.";
 }
@@ -165,8 +167,8 @@ pub struct Toolbox {
     /// The embedding model of hybrid search (`None`: BM25 alone).
     model_dir: Option<std::path::PathBuf>,
     searcher: Option<Searcher>,
-    /// The last gathered state and when it was read.
-    state: Option<(ClusterState, Instant)>,
+    /// The last gathered state, when it was read, and whether with what `review` needs.
+    state: Option<(ClusterState, Instant, bool)>,
 }
 
 impl Toolbox {
@@ -217,23 +219,34 @@ impl Toolbox {
     /// The cluster state, reused while it is younger than [`STATE_MAX_AGE`] (a long MCP
     /// session must not answer from a cluster that has changed since).
     pub async fn state(&mut self) -> Result<&ClusterState, String> {
+        self.gathered(false).await
+    }
+
+    /// [`Toolbox::state`] with what `review` reads on top (members' hardware, usage, volumes).
+    pub async fn review_state(&mut self) -> Result<&ClusterState, String> {
+        self.gathered(true).await
+    }
+
+    async fn gathered(&mut self, review: bool) -> Result<&ClusterState, String> {
         let stale = self
             .state
             .as_ref()
-            .is_none_or(|(_, at)| at.elapsed() > STATE_MAX_AGE);
+            .is_none_or(|(_, at, full)| at.elapsed() > STATE_MAX_AGE || (review && !full));
         if stale {
             let client = self
                 .client
                 .as_ref()
                 .ok_or("no Incus server is configured for this session")?;
-            let st = gather(client, &GatherOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            self.state = Some((st, Instant::now()));
+            let opts = GatherOptions {
+                review,
+                ..GatherOptions::default()
+            };
+            let st = gather(client, &opts).await.map_err(|e| e.to_string())?;
+            self.state = Some((st, Instant::now(), review));
         }
         self.state
             .as_ref()
-            .map(|(s, _)| s)
+            .map(|(s, _, _)| s)
             .ok_or_else(|| "the cluster state is missing".to_string())
     }
 
@@ -331,7 +344,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), n, "a name is declared twice");
-        assert_eq!(n, 12);
+        assert_eq!(n, 13);
         for t in TOOLS {
             assert_eq!(t.parameters()["type"], "object", "{}", t.name);
             assert!(t.description.len() > 20);

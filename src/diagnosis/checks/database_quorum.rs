@@ -43,15 +43,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             .fix("sudo systemctl stop incus.service incus.socket   # on every member, then on the chosen survivor only:")
             .fix("sudo incus admin cluster recover-from-quorum-loss")];
     }
-    let voters: Vec<_> = st
-        .members
-        .iter()
-        .filter(|m| {
-            m.roles
-                .iter()
-                .any(|r| r == "database" || r == "database-leader")
-        })
-        .collect();
+    let voters: Vec<_> = st.voters().collect();
     if voters.is_empty() {
         return Vec::new();
     }

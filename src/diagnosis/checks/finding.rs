@@ -49,6 +49,8 @@ pub enum Kind {
     Instance,
     /// One storage pool.
     StoragePool,
+    /// One custom storage volume (`POOL/VOLUME`).
+    StorageVolume,
     /// One network.
     Network,
     /// One project.
@@ -69,6 +71,7 @@ impl Kind {
             Kind::ClusterMember => "cluster-member",
             Kind::Instance => "instance",
             Kind::StoragePool => "storage-pool",
+            Kind::StorageVolume => "storage-volume",
             Kind::Network => "network",
             Kind::Project => "project",
             Kind::Certificate => "certificate",

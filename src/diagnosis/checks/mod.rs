@@ -116,7 +116,12 @@ pub fn claimed_warning(kind: &str) -> bool {
 
 /// Runs every check; findings most severe first.
 pub fn run_all(ctx: &Context) -> Vec<Finding> {
-    let mut out: Vec<Finding> = ALL.iter().flat_map(|c| (c.run)(ctx)).collect();
+    run(ALL, ctx)
+}
+
+/// Runs `checks` (doctor's, or review's rules); findings most severe first, then by subject.
+pub fn run(checks: &[Check], ctx: &Context) -> Vec<Finding> {
+    let mut out: Vec<Finding> = checks.iter().flat_map(|c| (c.run)(ctx)).collect();
     out.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)

@@ -14,6 +14,7 @@ use crate::diagnosis::incus::api::{
     Certificate, Instance, Member, MemberState, Network, Operations, PoolUsage, Profile, Project,
     ProjectState, Server, StoragePool, Warning,
 };
+use crate::diagnosis::incus::capacity::{Resources, StorageVolume};
 use crate::diagnosis::incus::client::with_query;
 use crate::diagnosis::incus::{Client, ClientError};
 
@@ -24,6 +25,10 @@ pub struct GatherOptions {
     pub concurrency: usize,
     /// Bytes kept from the end of an instance log.
     pub max_log_bytes: usize,
+    /// Also read what `review` needs: each online member's hardware, the instances' current
+    /// usage (`recursion=2`, still one request) and each pool's custom volumes. Requests grow
+    /// with members and pools, not instances.
+    pub review: bool,
 }
 
 impl Default for GatherOptions {
@@ -31,6 +36,7 @@ impl Default for GatherOptions {
         GatherOptions {
             concurrency: 16,
             max_log_bytes: 16 * 1024,
+            review: false,
         }
     }
 }
@@ -77,6 +83,9 @@ enum Job {
     NetworkStatus(String, String, String),
     ProjectState(String),
     Log(String, String, String),
+    /// A member's hardware (`None`: a standalone server).
+    Resources(Option<String>, String),
+    Volumes(String),
 }
 
 enum Outcome {
@@ -86,6 +95,8 @@ enum Outcome {
     NetworkStatus(String, String, String),
     ProjectState(String, ProjectState),
     Log(String, String, String),
+    Resources(String, Resources),
+    Volumes(String, Vec<StorageVolume>),
 }
 
 impl Job {
@@ -105,6 +116,12 @@ impl Job {
             Job::Log(project, name, file) => with_query(
                 &format!("/1.0/instances/{}/logs/{}", enc(name), enc(file)),
                 &[("project", project)],
+            ),
+            Job::Resources(Some(m), _) => with_query("/1.0/resources", &[("target", m)]),
+            Job::Resources(None, _) => "/1.0/resources".to_string(),
+            Job::Volumes(p) => format!(
+                "/1.0/storage-pools/{}/volumes?recursion=1&all-projects=true",
+                enc(p)
             ),
         }
     }
@@ -132,6 +149,10 @@ impl Job {
                 .get_text(&path, max_log)
                 .await
                 .map(|t| Outcome::Log(project, name, t)),
+            Job::Resources(_, m) => get(client, &path).await.map(|r| Outcome::Resources(m, r)),
+            Job::Volumes(p) => get::<Vec<StorageVolume>>(client, &path).await.map(|v| {
+                Outcome::Volumes(p, v.into_iter().filter(|v| v.kind == "custom").collect())
+            }),
         };
         (path, r)
     }
@@ -224,16 +245,20 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
         }
     }
     let online = probe_members(client, &mut st, opts).await;
-    read_lists(client, &mut st).await;
-    let jobs = member_jobs(&st, &online);
+    read_lists(client, &mut st, opts.review).await;
+    let mut jobs = member_jobs(&st, &online);
+    if opts.review {
+        jobs.extend(review_jobs(&st, &online));
+    }
     run_jobs(client, &mut st, jobs, opts).await;
     finish(st)
 }
 
 /// The cluster-wide lists, in parallel.
-async fn read_lists(client: &Client, st: &mut ClusterState) {
+async fn read_lists(client: &Client, st: &mut ClusterState, review: bool) {
     const WARNINGS: &str = "/1.0/warnings?recursion=1";
     const ALL_INSTANCES: &str = "/1.0/instances?recursion=1&all-projects=true";
+    const ALL_INSTANCES_STATE: &str = "/1.0/instances?recursion=2&all-projects=true";
     // The instance list asks every member for its instances' state, so a member that does not
     // answer holds it up until the server's own timeout (30 s): it gets as long as a member
     // probe, and when that is not enough it is recorded as unread.
@@ -242,7 +267,11 @@ async fn read_lists(client: &Client, st: &mut ClusterState) {
     } else {
         MEMBER_PROBE.min(client.timeout())
     };
-    let instances_p = ALL_INSTANCES;
+    let instances_p = if review {
+        ALL_INSTANCES_STATE
+    } else {
+        ALL_INSTANCES
+    };
     const OPERATIONS: &str = "/1.0/operations?recursion=1&all-projects=true";
     const POOLS: &str = "/1.0/storage-pools?recursion=1";
     const NETWORKS: &str = "/1.0/networks?recursion=1&all-projects=true";
@@ -387,6 +416,24 @@ fn member_jobs(st: &ClusterState, online: &[String]) -> Vec<Job> {
     jobs
 }
 
+/// What `review` reads on top: each answering member's hardware and each pool's volumes.
+fn review_jobs(st: &ClusterState, online: &[String]) -> Vec<Job> {
+    let mut jobs: Vec<Job> = if st.clustered() {
+        online
+            .iter()
+            .map(|m| Job::Resources(Some(m.clone()), m.clone()))
+            .collect()
+    } else {
+        online
+            .first()
+            .map(|m| Job::Resources(None, m.clone()))
+            .into_iter()
+            .collect()
+    };
+    jobs.extend(st.pools.iter().map(|p| Job::Volumes(p.name.clone())));
+    jobs
+}
+
 async fn run_jobs(client: &Client, st: &mut ClusterState, jobs: Vec<Job>, opts: &GatherOptions) {
     let outcomes: Vec<(String, Result<Outcome, ClientError>)> = stream::iter(jobs)
         .map(|j| j.run(client, opts.max_log_bytes))
@@ -416,6 +463,12 @@ async fn run_jobs(client: &Client, st: &mut ClusterState, jobs: Vec<Job>, opts: 
             }
             Ok(Outcome::Log(project, name, text)) => {
                 st.instance_logs.insert(InstanceRef { project, name }, text);
+            }
+            Ok(Outcome::Resources(m, r)) => {
+                st.member_resources.insert(m, r);
+            }
+            Ok(Outcome::Volumes(p, v)) => {
+                st.volumes.insert(p, v);
             }
             Err(e) => record(&mut st.errors, &path, &e),
         }

@@ -12,6 +12,7 @@ use crate::diagnosis::incus::api::{
     Certificate, Instance, Member, MemberState, Network, Operation, Profile, Project, ProjectState,
     Server, StoragePool, Warning,
 };
+use crate::diagnosis::incus::capacity::{Resources, StorageVolume};
 
 pub use gather::{DATABASE_PROBE, GatherOptions, MEMBER_PROBE, NO_LEADER, gather, instance_of_url};
 
@@ -102,6 +103,10 @@ pub struct ClusterState {
     pub certificates: Vec<Certificate>,
     /// Profiles of all projects.
     pub profiles: Vec<Profile>,
+    /// Member → its hardware (`/1.0/resources`), read for `review` only.
+    pub member_resources: BTreeMap<String, Resources>,
+    /// Pool → its custom volumes, read for `review` only.
+    pub volumes: BTreeMap<String, Vec<StorageVolume>>,
     /// Instance → tail of `lxc.log`/`qemu.log`, for instances whose start failed.
     pub instance_logs: BTreeMap<InstanceRef, String>,
     /// Endpoints that could not be read.
@@ -134,6 +139,15 @@ impl ClusterState {
     /// The error recorded for a path, if reading it failed.
     pub fn error_for(&self, path_prefix: &str) -> Option<&EndpointError> {
         self.errors.iter().find(|e| e.path.starts_with(path_prefix))
+    }
+
+    /// Members with a database role (voters, the leader among them).
+    pub fn voters(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| {
+            m.roles
+                .iter()
+                .any(|r| r == "database" || r == "database-leader")
+        })
     }
 
     /// Active (unresolved) warnings.

@@ -276,6 +276,9 @@ pub struct Instance {
     pub created_at: String,
     /// Last start.
     pub last_used_at: String,
+    /// Current usage (only in `recursion=2` answers, which `review` reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<super::capacity::InstanceUsage>,
 }
 
 /// `GET /1.0/operations?recursion=1`: operations grouped by status.

@@ -1,6 +1,7 @@
 //! Reading a live Incus server through its REST API, read-only by construction.
 
 pub mod api;
+pub mod capacity;
 pub mod client;
 pub mod remote;
 pub mod socket;

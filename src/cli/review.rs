@@ -1,0 +1,62 @@
+//! `incus-ai review`
+
+use super::remote::RemoteArgs;
+use super::{Context, Failure, exit, print_json};
+use crate::diagnosis::cluster::EndpointError;
+use crate::diagnosis::doctor;
+use crate::diagnosis::review::{self, Report};
+
+/// Options of `review`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Only findings about this project (and the cluster as a whole)
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The human rendering.
+pub fn render(r: &Report) -> String {
+    let mut out = super::doctor::render_findings(&r.findings);
+    out.push_str(&format!(
+        "{}: {} from {} rules, {} API requests, {:.2}s\n",
+        r.remote,
+        if r.findings.is_empty() {
+            "nothing to improve found".to_string()
+        } else {
+            format!("{} suggestion(s)", r.findings.len())
+        },
+        r.rules.len(),
+        r.requests,
+        r.elapsed_ms as f64 / 1000.0
+    ));
+    if let Some(line) = EndpointError::summary(&r.unreadable) {
+        out.push_str(&format!("{line}\n"));
+    }
+    out
+}
+
+pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
+    let client = args.remote.client()?;
+    let (mut report, _) = review::run(&client, args.project.as_deref()).await?;
+    if let Some(s) = ctx.doc_searcher() {
+        doctor::attach_docs(&mut report.findings, &s);
+    }
+    if args.json {
+        print_json(&report);
+    } else if !ctx.quiet || !report.findings.is_empty() {
+        crate::out!("{}", render(&report));
+    }
+    // Advice, not a verdict: findings exit 0. What could not be read is a failure.
+    match EndpointError::summary(&report.unreadable) {
+        Some(line) => Err(Failure::new(
+            exit::FAILURE,
+            format!("review could not read all of {}: {line}", report.remote),
+        )),
+        None => Ok(exit::OK),
+    }
+}
