@@ -2,6 +2,7 @@
 //! for `status`, `doctor`, `snapshot` and the agent.
 
 mod gather;
+mod jobs;
 
 use crate::diagnosis::incus::api::MemberStatus;
 use std::collections::BTreeMap;
@@ -91,6 +92,9 @@ pub struct ClusterState {
     pub pools: Vec<StoragePool>,
     /// Pool on member → status in the member's own view (`Unavailable` shows only there).
     pub pool_status: BTreeMap<OnMember, String>,
+    /// Pool on member → its `source` in the member's own view (a file under
+    /// `/var/lib/incus/disks/` is a loop file).
+    pub pool_sources: BTreeMap<OnMember, String>,
     /// Managed networks of all projects, cluster-wide view.
     pub networks: Vec<Network>,
     /// Network on member → status in the member's own view.

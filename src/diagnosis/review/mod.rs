@@ -6,6 +6,7 @@
 
 pub mod support;
 
+mod bridged_nic_without_filtering;
 mod cluster_too_small;
 mod container_privileged;
 mod database_voters;
@@ -14,6 +15,7 @@ mod failover_capacity;
 mod healing_without_shared_storage;
 mod https_address_wildcard;
 mod images_auto_update_disabled;
+mod loop_backed_pool;
 mod max_voters_even;
 mod mixed_cpus_without_groups;
 mod no_external_logging;
@@ -21,6 +23,7 @@ mod no_scheduled_snapshots;
 mod remote_token_without_expiry;
 mod snapshots_without_expiry;
 mod unrestricted_client_certificates;
+mod weak_client_key;
 
 use crate::diagnosis::checks::{Check, Context, Finding, Settings};
 use crate::diagnosis::cluster::{self, ClusterState, EndpointError, GatherOptions};
@@ -38,9 +41,12 @@ pub const ALL: &[Check] = &[
     no_scheduled_snapshots::RULE,
     images_auto_update_disabled::RULE,
     dir_storage_pool::RULE,
+    loop_backed_pool::RULE,
     https_address_wildcard::RULE,
     remote_token_without_expiry::RULE,
     unrestricted_client_certificates::RULE,
+    bridged_nic_without_filtering::RULE,
+    weak_client_key::RULE,
     no_external_logging::RULE,
     mixed_cpus_without_groups::RULE,
 ];
