@@ -279,6 +279,10 @@ pub struct Instance {
     /// Current usage (only in `recursion=2` answers, which `review` reads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<super::capacity::InstanceUsage>,
+    /// Its snapshots, counted (`recursion=2` only).
+    pub snapshots: super::capacity::Count,
+    /// Its backups, counted (`recursion=2` only).
+    pub backups: super::capacity::Count,
 }
 
 /// `GET /1.0/operations?recursion=1`: operations grouped by status.

@@ -21,6 +21,7 @@ mod mixed_cpus_without_groups;
 mod no_external_logging;
 mod no_scheduled_snapshots;
 mod remote_token_without_expiry;
+mod snapshots_only_backup;
 mod snapshots_without_expiry;
 mod unrestricted_client_certificates;
 mod weak_client_key;
@@ -39,6 +40,7 @@ pub const ALL: &[Check] = &[
     container_privileged::RULE,
     snapshots_without_expiry::RULE,
     no_scheduled_snapshots::RULE,
+    snapshots_only_backup::RULE,
     images_auto_update_disabled::RULE,
     dir_storage_pool::RULE,
     loop_backed_pool::RULE,
