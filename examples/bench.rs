@@ -447,6 +447,8 @@ impl Synthetic {
             b.clone()
         } else if path.starts_with("/1.0/cluster/members/") && path.ends_with("/state") {
             self.member_state.clone()
+        } else if path.starts_with("/1.0?target=") {
+            self.answers["/1.0"].clone()
         } else if path.starts_with("/1.0/resources") {
             self.resources.clone()
         } else if path.starts_with("/1.0/storage-pools/") && path.contains("/volumes?") {

@@ -104,22 +104,6 @@ impl Drop for Cluster {
     }
 }
 
-fn ids(r: &Run) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = r.json()["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["id"].as_str().unwrap().into(),
-                f["subject"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 fn finding(r: &Run, id: &str, subject: &str) -> Value {
     r.json()["findings"]
         .as_array()
@@ -184,7 +168,7 @@ fn doctor_on_a_real_cluster() {
     // no KVM) are there: none of them matters to this cluster.
     let r = cluster.doctor(&env, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(ids(&r), vec![]);
+    assert_eq!(r.finding_ids(), vec![]);
     let mut c = env.cmd(&["status", "--json"]);
     c.env("INCUS_SOCKET", cluster.var("ICL_M1_SOCKET"));
     let s: Run = c.output().unwrap().into();
@@ -262,7 +246,7 @@ fn doctor_on_a_real_cluster() {
     let _ = cluster.incus(&["project", "unset", "dev", "limits.instances"]);
     cluster.ok(&["project", "set", "dev", "limits.instances=1"]);
     let r = cluster.doctor(&env, &[]);
-    assert_eq!(ids(&r), vec![p("project-limit", "project/dev")]);
+    assert_eq!(r.finding_ids(), vec![p("project-limit", "project/dev")]);
     assert_eq!(
         finding(&r, "project-limit", "project/dev")["severity"],
         "high"
@@ -284,7 +268,7 @@ fn doctor_on_a_real_cluster() {
     ]);
     let r = cluster.doctor(&env, &[]);
     assert_eq!(
-        ids(&r),
+        r.finding_ids(),
         vec![p("certificate-expiring", "certificate/contractor-laptop")]
     );
     let f = finding(&r, "certificate-expiring", "certificate/contractor-laptop");
@@ -311,7 +295,7 @@ fn doctor_on_a_real_cluster() {
     assert!(!start.status.success());
     let r = cluster.doctor(&env, &[]);
     assert_eq!(
-        ids(&r),
+        r.finding_ids(),
         vec![p("instance-start-failed", "instance/broken1")],
         "{}",
         r.stdout
@@ -330,7 +314,7 @@ fn doctor_on_a_real_cluster() {
     cluster.ok(&["cluster", "evacuate", "m3", "--force"]);
     let r = cluster.doctor(&env, &[]);
     assert_eq!(
-        ids(&r),
+        r.finding_ids(),
         vec![p("member-evacuated", "cluster-member/m3")],
         "{}",
         r.stdout
@@ -378,7 +362,7 @@ fn doctor_on_a_real_cluster() {
     let r = cluster.doctor(&env, &[]);
     assert_eq!(r.code, 1);
     assert_eq!(
-        ids(&r),
+        r.finding_ids(),
         vec![
             p("database-quorum", "cluster/local"),
             p("instance-error", "instance/c2"),
@@ -414,7 +398,10 @@ fn doctor_on_a_real_cluster() {
     assert_eq!(dev1["project"], "dev");
     assert!(dev1["explanation"].as_str().unwrap().contains("m2"));
     let only_m3 = cluster.doctor(&env, &["--member", "m3"]);
-    assert_eq!(ids(&only_m3), vec![p("database-quorum", "cluster/local")]);
+    assert_eq!(
+        only_m3.finding_ids(),
+        vec![p("database-quorum", "cluster/local")]
+    );
     let human: Run = {
         let mut c = env.cmd(&["doctor"]);
         c.env("INCUS_SOCKET", cluster.var("ICL_M1_SOCKET"));
@@ -472,7 +459,8 @@ fn doctor_on_a_real_cluster() {
         "a hung member cost {took:?}"
     );
     assert!(
-        ids(&r).contains(&p("member-offline", "cluster-member/m3")),
+        r.finding_ids()
+            .contains(&p("member-offline", "cluster-member/m3")),
         "{}",
         r.stdout
     );
@@ -577,7 +565,7 @@ fn review_on_the_real_cluster(cluster: &Cluster, env: &Env) {
     let (r, took) = review(cluster, env, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(took < Duration::from_secs(3), "review took {took:?}");
-    let before = ids(&r);
+    let before = r.finding_ids();
     for (id, subject) in PLANTED {
         assert!(
             !before.contains(&p(id, subject)),
@@ -586,6 +574,12 @@ fn review_on_the_real_cluster(cluster: &Cluster, env: &Env) {
         );
     }
     assert_eq!(r.json()["complete"], true, "{}", r.stdout);
+    // Every daemon of the test cluster is the same incusd: the versions read per member agree.
+    assert!(
+        !before.contains(&p("mixed-versions", "cluster/local")),
+        "{}",
+        r.stdout
+    );
 
     cluster.ok(&["config", "set", "c2", "security.privileged=true"]);
     cluster.ok(&["config", "set", "c3", "snapshots.schedule=@daily"]);
@@ -625,7 +619,7 @@ fn review_on_the_real_cluster(cluster: &Cluster, env: &Env) {
     assert!(text.contains("`snapshots.schedule` | `@daily`"), "{text}");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(took < Duration::from_secs(3), "review took {took:?}");
-    let after = ids(&r);
+    let after = r.finding_ids();
     for (id, subject) in PLANTED {
         assert!(
             after.contains(&p(id, subject)),

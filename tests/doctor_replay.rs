@@ -613,28 +613,22 @@ async fn review_suggests_improvements_exits_0_and_2_when_it_cannot_read() {
     c2["expanded_config"]["limits.memory"] = json!("6GiB");
     let c3 = rec.instance("c3");
     c3["expanded_config"]["limits.memory"] = json!("6GiB");
-    let server = rec.with_review_answers().serve(&socket).await;
+    let mut rec = rec.with_review_answers();
+    // m3 was not upgraded with the others.
+    rec.meta("/1.0?target=m3")["environment"]["server_version"] = json!("6.0.3");
+    let server = rec.serve(&socket).await;
     let r = run_with_socket(&env, &socket, &["review", "--json"]).await;
     assert_eq!(r.code, 0, "advice exits 0: {}\n{}", r.stdout, r.stderr);
     let j = r.json();
     assert_eq!(j["complete"], true, "{}", r.stdout);
     assert!(j["rules"].as_array().unwrap().len() >= 15);
-    let got: Vec<(String, String)> = j["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["id"].as_str().unwrap().into(),
-                f["subject"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let got = r.finding_ids();
     for want in [
         ("container-privileged", "instance/c1"),
         ("failover-capacity", "cluster-member/m1"),
         ("failover-capacity", "cluster-member/m2"),
         ("failover-capacity", "cluster-member/m3"),
+        ("mixed-versions", "cluster/local"),
     ] {
         assert!(
             got.contains(&(want.0.into(), want.1.into())),
@@ -655,6 +649,7 @@ async fn review_suggests_improvements_exits_0_and_2_when_it_cannot_read() {
         sent.iter().any(|r| r == "GET /1.0/resources?target=m2"),
         "{sent:?}"
     );
+    assert!(sent.iter().any(|r| r == "GET /1.0?target=m3"), "{sent:?}");
     // Human output: the findings, then one summary line.
     let r = run_with_socket(&env, &socket, &["review"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);

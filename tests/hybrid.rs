@@ -4,42 +4,13 @@
 
 mod support;
 
-use support::{Env, fixtures};
+use support::{Env, PARAPHRASE, fixtures, paraphrase_notes};
 
-/// Site notes on separate topics; the first answers [`PARAPHRASE`] without sharing a word.
-const NOTES: &[(&str, &str)] = &[
-    (
-        "maintenance.md",
-        "# Maintenance\n\n## Evacuate a member\n\nRun `incus cluster evacuate` on the member whose kernel needs an upgrade; its instances move elsewhere and come back with `incus cluster restore`.\n",
-    ),
-    (
-        "backups.md",
-        "# Backups\n\n## Nightly exports\n\nWe export every instance to the NAS at 02:00 with `incus export`, keeping seven days.\n",
-    ),
-    (
-        "network.md",
-        "# Network\n\n## Bridges\n\nThe managed bridge incusbr0 gives instances addresses from dnsmasq; its firewall rules are in nftables.\n",
-    ),
-    (
-        "storage.md",
-        "# Storage\n\n## ZFS pool\n\nThe default pool is ZFS on the second NVMe disk; quotas are set per volume with `size`.\n",
-    ),
-    (
-        "certificates.md",
-        "# Certificates\n\n## Trust\n\nClients are trusted with `incus config trust add`; tokens expire after one day.\n",
-    ),
-];
-
-/// Shares no word (nor stem) with the maintenance note.
-const PARAPHRASE: &str = "steps ahead of rebooting a box";
-
-fn setup(env: &Env) {
+fn setup(env: &Env) -> usize {
     let notes = env.dir.path().join("notes");
-    std::fs::create_dir_all(&notes).unwrap();
-    for (name, text) in NOTES {
-        std::fs::write(notes.join(name), text).unwrap();
-    }
+    let n = paraphrase_notes(&notes).len();
     mirror(env);
+    n
 }
 
 fn mirror(env: &Env) {
@@ -72,13 +43,13 @@ fn local_search(env: &Env, q: &str) -> (Vec<String>, String) {
 #[test]
 fn a_question_sharing_no_word_with_its_answer_is_found_by_meaning() {
     let env = Env::new();
-    setup(&env);
+    let notes = setup(&env);
     let r = env.run(&["index", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let dense = &r.json()["dense"];
     assert_eq!(dense["model"], "all-MiniLM-L6-v2");
     assert!(
-        dense["vectors"].as_u64().unwrap() >= NOTES.len() as u64,
+        dense["vectors"].as_u64().unwrap() >= notes as u64,
         "{dense}"
     );
     let (hybrid, stderr) = local_search(&env, PARAPHRASE);

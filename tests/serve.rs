@@ -8,7 +8,7 @@ mod support;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Env, Run, aichat_bin, fixtures, free_port};
+use support::{Env, PARAPHRASE, Run, aichat_bin, fixtures, free_port, paraphrase_notes};
 
 /// `incus-ai serve` on a port of its own, stopped when dropped.
 struct Serve {
@@ -143,27 +143,6 @@ fn serve_answers_openai_embeddings_and_refuses_bad_requests() {
     assert!(r.stderr.contains("only loopback"), "{}", r.stderr);
 }
 
-/// The question, and the one note (of several) that answers it without sharing a word.
-const QUESTION: &str = "steps ahead of rebooting a box";
-const NOTES: &[(&str, &str)] = &[
-    (
-        "maintenance.md",
-        "# Maintenance\n\n## Evacuate a member\n\nRun `incus cluster evacuate` on the member whose kernel needs an upgrade; its instances move elsewhere and come back with `incus cluster restore`.\n",
-    ),
-    (
-        "backups.md",
-        "# Backups\n\n## Nightly exports\n\nWe export every instance to the NAS at 02:00 with `incus export`, keeping seven days.\n",
-    ),
-    (
-        "network.md",
-        "# Network\n\n## Bridges\n\nThe managed bridge incusbr0 gives instances addresses from dnsmasq; its firewall rules are in nftables.\n",
-    ),
-    (
-        "certificates.md",
-        "# Certificates\n\n## Trust\n\nClients are trusted with `incus config trust add`; tokens expire after one day.\n",
-    ),
-];
-
 /// AIChat's config before: a chat client of the admin's own, a comment, no embedding model.
 const AICHAT_CONFIG: &str = "# my AIChat settings\nmodel: mine:chat\nrag_top_k: 1\nclients:\n- type: openai-compatible\n  name: mine\n  api_base: http://127.0.0.1:9/v1   # not used by --dry-run\n  models:\n  - name: chat\n";
 
@@ -177,10 +156,7 @@ fn aichat_with_the_local_model_injects_the_note_that_answers_by_meaning() {
     let config_file = aichat_dir.join("config.yaml");
     std::fs::write(&config_file, AICHAT_CONFIG).unwrap();
     let notes = env.dir.path().join("notes");
-    std::fs::create_dir_all(&notes).unwrap();
-    for (name, text) in NOTES {
-        std::fs::write(notes.join(name), text).unwrap();
-    }
+    let notes_written = paraphrase_notes(&notes);
     let incus_ai = |args: &[&str]| -> Run {
         env.cmd(args)
             .env("AICHAT_CONFIG_DIR", &aichat_dir)
@@ -236,7 +212,7 @@ fn aichat_with_the_local_model_injects_the_note_that_answers_by_meaning() {
 
     let aichat = || -> Run {
         std::process::Command::new(aichat_bin())
-            .args(["--rag", "incus-local", "--dry-run", QUESTION])
+            .args(["--rag", "incus-local", "--dry-run", PARAPHRASE])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", env.dir.path().join("home"))
@@ -258,13 +234,13 @@ fn aichat_with_the_local_model_injects_the_note_that_answers_by_meaning() {
         "the maintenance note is the context:\n{}",
         r.stdout
     );
-    for (name, text) in &NOTES[1..] {
+    for (name, text) in &notes_written[1..] {
         let first = text.lines().nth(4).unwrap();
         assert!(!r.stdout.contains(first), "{name} is not: {}", r.stdout);
     }
 
     // A one-query `search` has `serve` embed the query (no model load), and finds the same.
-    let search = ["search", "-vv", "--json", "--limit", "1", QUESTION];
+    let search = ["search", "-vv", "--json", "--limit", "1", PARAPHRASE];
     let r = incus_ai(&search);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(

@@ -31,7 +31,6 @@ pub fn render_findings(findings: &[Finding]) -> String {
 
 /// The human rendering.
 pub fn render(r: &Report) -> String {
-    let mut out = render_findings(&r.findings);
     let mut by: Vec<String> = Vec::new();
     for sev in ["critical", "high", "moderate", "low"] {
         let n = r
@@ -43,24 +42,56 @@ pub fn render(r: &Report) -> String {
             by.push(format!("{n} {sev}"));
         }
     }
-    out.push_str(&format!(
-        "{}: {} from {} checks, {} API requests, {:.2}s\n",
-        r.remote,
-        if r.findings.is_empty() && !r.complete {
-            "could not check everything, so no verdict".to_string()
-        } else if r.findings.is_empty() {
-            "nothing wrong found".to_string()
-        } else {
-            format!("{} finding(s) ({})", r.findings.len(), by.join(", "))
-        },
-        r.checks.len(),
-        r.requests,
-        r.elapsed_ms as f64 / 1000.0
-    ));
-    if let Some(line) = EndpointError::summary(&r.unreadable) {
-        out.push_str(&format!("{line}\n"));
+    let verdict = if r.findings.is_empty() && !r.complete {
+        "could not check everything, so no verdict".to_string()
+    } else if r.findings.is_empty() {
+        "nothing wrong found".to_string()
+    } else {
+        format!("{} finding(s) ({})", r.findings.len(), by.join(", "))
+    };
+    let summary = Summary {
+        remote: &r.remote,
+        verdict,
+        ran: format!("{} checks", r.checks.len()),
+        requests: r.requests,
+        elapsed_ms: r.elapsed_ms,
+        unreadable: &r.unreadable,
+    };
+    render_findings(&r.findings) + &summary.lines()
+}
+
+/// The closing lines of `doctor` and `review`: what was found, how it was read, what was not.
+pub struct Summary<'a> {
+    /// The remote read.
+    pub remote: &'a str,
+    /// What was found, for people.
+    pub verdict: String,
+    /// How many checks or rules ran (`19 rules`).
+    pub ran: String,
+    /// API requests sent.
+    pub requests: usize,
+    /// Wall time.
+    pub elapsed_ms: u64,
+    /// Endpoints that could not be read.
+    pub unreadable: &'a [EndpointError],
+}
+
+impl Summary<'_> {
+    /// One line, and one more naming what could not be read.
+    pub fn lines(&self) -> String {
+        let mut out = format!(
+            "{}: {} from {}, {} API requests, {:.2}s\n",
+            self.remote,
+            self.verdict,
+            self.ran,
+            self.requests,
+            self.elapsed_ms as f64 / 1000.0
+        );
+        if let Some(line) = EndpointError::summary(self.unreadable) {
+            out.push_str(&format!("{line}\n"));
+        }
+        out
     }
-    out
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {

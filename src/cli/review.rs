@@ -21,23 +21,19 @@ pub struct Args {
 
 /// The human rendering.
 pub fn render(r: &Report) -> String {
-    let mut out = super::doctor::render_findings(&r.findings);
-    out.push_str(&format!(
-        "{}: {} from {} rules, {} API requests, {:.2}s\n",
-        r.remote,
-        if r.findings.is_empty() {
+    let summary = super::doctor::Summary {
+        remote: &r.remote,
+        verdict: if r.findings.is_empty() {
             "nothing to improve found".to_string()
         } else {
             format!("{} suggestion(s)", r.findings.len())
         },
-        r.rules.len(),
-        r.requests,
-        r.elapsed_ms as f64 / 1000.0
-    ));
-    if let Some(line) = EndpointError::summary(&r.unreadable) {
-        out.push_str(&format!("{line}\n"));
-    }
-    out
+        ran: format!("{} rules", r.rules.len()),
+        requests: r.requests,
+        elapsed_ms: r.elapsed_ms,
+        unreadable: &r.unreadable,
+    };
+    super::doctor::render_findings(&r.findings) + &summary.lines()
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {

@@ -30,6 +30,26 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A question that shares no word (nor stem) with the note that answers it.
+pub const PARAPHRASE: &str = "steps ahead of rebooting a box";
+
+/// Writes the site notes of `tests/fixtures/paraphrase-notes` into `to`: separate topics, of
+/// which the first returned, `maintenance.md`, answers [`PARAPHRASE`]. Returns (name, text).
+pub fn paraphrase_notes(to: &Path) -> Vec<(String, String)> {
+    let from = fixtures().join("paraphrase-notes");
+    copy_dir(&from, to);
+    let mut notes: Vec<(String, String)> = std::fs::read_dir(&from)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(e.path()).unwrap())
+        })
+        .collect();
+    notes.sort_by_key(|(name, _)| (name != "maintenance.md", name.clone()));
+    notes
+}
+
 /// The embedding model `make setup` installed (the user's, before any test changes HOME).
 pub fn model_dir() -> PathBuf {
     incus_ai::knowledge::embed::model_dir(None)
@@ -63,6 +83,23 @@ impl Run {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+
+    /// (id, subject) of every finding of a `doctor --json` or `review --json` report, sorted.
+    pub fn finding_ids(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self.json()["findings"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no findings in {}", self.stdout))
+            .iter()
+            .map(|f| {
+                (
+                    f["id"].as_str().unwrap().into(),
+                    f["subject"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
     }
 }
 

@@ -123,6 +123,10 @@ impl Recording {
                 json!({"cpu": {"total": 4, "sockets": [{"name": "Core i5-8500T", "vendor": "GenuineIntel"}]}, "memory": {"total": 8u64 << 30}}),
             );
         }
+        let server = self.meta("/1.0").clone();
+        for m in ["m1", "m2", "m3"] {
+            self.set(&format!("/1.0?target={m}"), server.clone());
+        }
         for p in ["default", "pool2"] {
             self.set(
                 &format!("/1.0/storage-pools/{p}/volumes?recursion=1&all-projects=true"),

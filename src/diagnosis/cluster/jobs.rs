@@ -9,9 +9,10 @@ use serde::de::DeserializeOwned;
 use super::gather::{GatherOptions, instance_of_url, record};
 use super::{ClusterState, InstanceRef, OnMember};
 use crate::diagnosis::incus::api::{
-    InstanceType, MemberState, Network, OperationStatus, PoolUsage, ProjectState, StoragePool,
+    InstanceType, MemberState, Network, OperationStatus, PoolUsage, ProjectState, Server,
+    StoragePool,
 };
-use crate::diagnosis::incus::capacity::{Resources, StorageVolume};
+use crate::diagnosis::incus::capacity::{DaemonVersion, Resources, StorageVolume};
 use crate::diagnosis::incus::client::with_query;
 use crate::diagnosis::incus::{Client, ClientError};
 
@@ -25,6 +26,8 @@ pub(super) enum Job {
     /// A member's hardware (`None`: a standalone server).
     Resources(Option<String>, String),
     Volumes(String),
+    /// What a member's daemon says of itself (`GET /1.0?target=`).
+    Daemon(String),
 }
 
 enum Outcome {
@@ -37,6 +40,7 @@ enum Outcome {
     Log(String, String, String),
     Resources(String, Resources),
     Volumes(String, Vec<StorageVolume>),
+    Daemon(String, DaemonVersion),
 }
 
 impl Job {
@@ -63,6 +67,7 @@ impl Job {
                 "/1.0/storage-pools/{}/volumes?recursion=1&all-projects=true",
                 enc(p)
             ),
+            Job::Daemon(m) => with_query("/1.0", &[("target", m)]),
         }
     }
 
@@ -93,6 +98,9 @@ impl Job {
             Job::Volumes(p) => get::<Vec<StorageVolume>>(client, &path).await.map(|v| {
                 Outcome::Volumes(p, v.into_iter().filter(|v| v.kind == "custom").collect())
             }),
+            Job::Daemon(m) => get::<Server>(client, &path)
+                .await
+                .map(|s| Outcome::Daemon(m, DaemonVersion::of(&s))),
         };
         (path, r)
     }
@@ -151,12 +159,18 @@ pub(super) fn member_jobs(st: &ClusterState, online: &[String]) -> Vec<Job> {
     jobs
 }
 
-/// What `review` reads on top: each answering member's hardware and each pool's volumes.
+/// What `review` reads on top: each answering member's hardware and daemon version, and each
+/// pool's volumes.
 pub(super) fn review_jobs(st: &ClusterState, online: &[String]) -> Vec<Job> {
     let mut jobs: Vec<Job> = if st.clustered() {
         online
             .iter()
-            .map(|m| Job::Resources(Some(m.clone()), m.clone()))
+            .flat_map(|m| {
+                [
+                    Job::Resources(Some(m.clone()), m.clone()),
+                    Job::Daemon(m.clone()),
+                ]
+            })
             .collect()
     } else {
         online
@@ -213,6 +227,9 @@ pub(super) async fn run_jobs(
             }
             Ok(Outcome::Volumes(p, v)) => {
                 st.volumes.insert(p, v);
+            }
+            Ok(Outcome::Daemon(m, v)) => {
+                st.member_versions.insert(m, v);
             }
             Err(e) => record(&mut st.errors, &path, &e),
         }

@@ -13,7 +13,7 @@ use crate::diagnosis::incus::api::{
     Certificate, Instance, Member, MemberState, Network, Operation, Profile, Project, ProjectState,
     Server, StoragePool, Warning,
 };
-use crate::diagnosis::incus::capacity::{Resources, StorageVolume};
+use crate::diagnosis::incus::capacity::{DaemonVersion, Resources, StorageVolume};
 
 pub use gather::{DATABASE_PROBE, GatherOptions, MEMBER_PROBE, NO_LEADER, gather, instance_of_url};
 
@@ -109,6 +109,8 @@ pub struct ClusterState {
     pub profiles: Vec<Profile>,
     /// Member → its hardware (`/1.0/resources`), read for `review` only.
     pub member_resources: BTreeMap<String, Resources>,
+    /// Member → the Incus version its daemon runs (`/1.0?target=`), read for `review` only.
+    pub member_versions: BTreeMap<String, DaemonVersion>,
     /// Pool → its custom volumes, read for `review` only.
     pub volumes: BTreeMap<String, Vec<StorageVolume>>,
     /// Instance → tail of `lxc.log`/`qemu.log`, for instances whose start failed.

@@ -1,6 +1,6 @@
 //! The parts of the Incus REST API that `review` reads on top of `doctor`'s: a member's
 //! hardware (`/1.0/resources`), an instance's current usage (`state` in
-//! `/1.0/instances?recursion=2`) and custom storage volumes. Every field has a default.
+//! `/1.0/instances?recursion=2`), custom storage volumes and each member's daemon version. Every field has a default.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,36 @@ pub struct CpuSocket {
 pub struct Memory {
     /// Bytes.
     pub total: u64,
+}
+
+/// What `GET /1.0?target=MEMBER` says of the daemon answering for a member: which Incus it
+/// runs. Members of one cluster must run the same version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct DaemonVersion {
+    /// `environment.server_version`, e.g. `6.0.4`.
+    pub server_version: String,
+    /// How many API extensions it supports (a patch release may add some).
+    pub api_extensions: usize,
+}
+
+impl DaemonVersion {
+    /// The version of a `GET /1.0` answer.
+    pub fn of(server: &super::api::Server) -> DaemonVersion {
+        DaemonVersion {
+            server_version: server.environment.server_version.clone(),
+            api_extensions: server.api_extensions.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for DaemonVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} API extensions)",
+            self.server_version, self.api_extensions
+        )
+    }
 }
 
 /// `state` of an instance in `/1.0/instances?recursion=2`.

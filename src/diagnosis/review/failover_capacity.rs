@@ -86,44 +86,29 @@ fn run(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for r in &RESOURCES {
         let total: HashMap<&str, u64> = members.iter().map(|&m| (m, (r.total)(st, m))).collect();
-        let used: HashMap<&str, u64> = members
+        let taken: HashMap<&str, u64> = members
             .iter()
             .map(|&m| (m, on(m).iter().map(|i| (r.need)(i, total[m])).sum()))
             .collect();
-        let used = |m: &str| used[m];
+        let free = |m: &str| total[m].saturating_sub(taken[m]);
         for &lost in &members {
-            let mut free: Vec<(&str, u64)> = members
-                .iter()
-                .filter(|&&m| m != lost)
-                .map(|&m| (m, total[m].saturating_sub(used(m))))
-                .collect();
-            let mut moving: Vec<(&Instance, u64)> = on(lost)
+            let others: Vec<&str> = members.iter().copied().filter(|&m| m != lost).collect();
+            let moving: Vec<(&Instance, u64)> = on(lost)
                 .iter()
                 .map(|&i| (i, (r.need)(i, total[lost])))
-                .filter(|(_, n)| *n > 0)
                 .collect();
-            moving.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.name.cmp(&b.0.name)));
-            let mut homeless = Vec::new();
-            for (i, need) in &moving {
-                match free.iter_mut().find(|(_, f)| f >= need) {
-                    Some((_, f)) => *f -= need,
-                    None => homeless.push(format!("{} ({})", i.name, (r.show)(*need))),
-                }
-            }
+            let room: Vec<u64> = others.iter().map(|&m| free(m)).collect();
+            let homeless: Vec<String> = first_fit(moving, room)
+                .into_iter()
+                .map(|(i, need)| format!("{} ({})", i.name, (r.show)(need)))
+                .collect();
             if homeless.is_empty() {
                 continue;
             }
-            let largest_free = members
+            let others_free: Vec<String> = others
                 .iter()
-                .filter(|&&m| m != lost)
-                .map(|&m| {
-                    format!(
-                        "{m} {} free of {}",
-                        (r.show)((r.total)(st, m).saturating_sub(used(m))),
-                        (r.show)((r.total)(st, m))
-                    )
-                })
-                .collect::<Vec<_>>();
+                .map(|&m| format!("{m} {} free of {}", (r.show)(free(m)), (r.show)(total[m])))
+                .collect();
             out.push(
                 Finding::new(
                     RULE.id,
@@ -135,9 +120,9 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 .evidence(Evidence::new(
                     format!("GET /1.0/resources?target={lost}"),
                     format!("{} total; running instances take", r.name),
-                    format!("{} ; {}", (r.show)((r.total)(st, lost)), (r.show)(used(lost))),
+                    format!("{} ; {}", (r.show)(total[lost]), (r.show)(taken[lost])),
                 ))
-                .evidence(Evidence::new("GET /1.0/resources?target=…", "the other members", largest_free.join(", ")))
+                .evidence(Evidence::new("GET /1.0/resources?target=…", "the other members", others_free.join(", ")))
                 .evidence(Evidence::new("GET /1.0/instances?recursion=2", "no room for", some_names(&homeless, 8)))
                 .explain(format!(
                     "N+1 capacity: when a member dies or is evacuated for maintenance, its instances must start on the others. Counting each instance's limits.{} ({}), the rest of the cluster has no room for these, so they would stay down (or evacuation fails) until {lost} is back. Add capacity, lower the limits, or spread the instances so that any one member's load fits on the rest.",
@@ -151,6 +136,23 @@ fn run(ctx: &Context) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Places each instance (largest first, then by name) on the first member with room for it;
+/// returns the instances that fit nowhere, with what they need.
+fn first_fit(mut moving: Vec<(&Instance, u64)>, mut room: Vec<u64>) -> Vec<(&Instance, u64)> {
+    moving.retain(|(_, need)| *need > 0);
+    moving.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.name.cmp(&b.0.name)));
+    moving
+        .into_iter()
+        .filter(|(_, need)| match room.iter_mut().find(|f| **f >= *need) {
+            Some(f) => {
+                *f -= need;
+                false
+            }
+            None => true,
+        })
+        .collect()
 }
 
 #[cfg(test)]

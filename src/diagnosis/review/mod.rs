@@ -18,6 +18,7 @@ mod images_auto_update_disabled;
 mod loop_backed_pool;
 mod max_voters_even;
 mod mixed_cpus_without_groups;
+mod mixed_versions;
 mod no_external_logging;
 mod no_scheduled_snapshots;
 mod remote_token_without_expiry;
@@ -50,6 +51,7 @@ pub const ALL: &[Check] = &[
     bridged_nic_without_filtering::RULE,
     weak_client_key::RULE,
     no_external_logging::RULE,
+    mixed_versions::RULE,
     mixed_cpus_without_groups::RULE,
 ];
 

@@ -79,21 +79,24 @@ impl Dense {
 
     /// The query's vector: from the server while it answers, else from the model here.
     fn embed_query(&self, query: &str) -> Option<Vec<f32>> {
-        if self.model.get().is_none() {
-            let mut server = self.server.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(addr) = *server {
-                match embed::remote::embed_query(addr, &self.vectors.model, self.vectors.dim, query)
-                {
-                    Some(v) => {
-                        tracing::debug!("query embedded by incus-ai serve at {addr}");
-                        return Some(v);
-                    }
-                    None => {
-                        tracing::debug!(
-                            "incus-ai serve at {addr} did not embed the query; loading the model"
-                        );
-                        *server = None;
-                    }
+        // The lock is held only to read or clear the address, not across the request.
+        let server = || self.server.lock().unwrap_or_else(PoisonError::into_inner);
+        let addr = if self.model.get().is_none() {
+            *server()
+        } else {
+            None
+        };
+        if let Some(addr) = addr {
+            match embed::remote::embed_query(addr, &self.vectors.model, self.vectors.dim, query) {
+                Some(v) => {
+                    tracing::debug!("query embedded by incus-ai serve at {addr}");
+                    return Some(v);
+                }
+                None => {
+                    tracing::debug!(
+                        "incus-ai serve at {addr} did not embed the query; loading the model"
+                    );
+                    *server() = None;
                 }
             }
         }
