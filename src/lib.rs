@@ -6,9 +6,11 @@
 //! - [`diagnosis`]: the read-only Incus client → cluster state → checks → findings;
 //! - [`aichat`]: AIChat's configuration, the RAG export;
 //! - [`agent`]: the tools over both, for the `ask` loop, MCP and the AIChat agent;
+//! - [`admin`]: typed changes a person confirms, through a separate write-capable client;
 //! - [`util`]: small utilities that import nothing of the crate;
 //! - [`cli`], [`config`] and [`refresh`] on top.
 
+pub mod admin;
 pub mod agent;
 pub mod aichat;
 pub mod cli;

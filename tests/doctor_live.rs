@@ -4,105 +4,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::cluster::{Cluster, sh};
 use support::{Env, Run};
-
-struct Cluster {
-    root: PathBuf,
-    env: Vec<(String, String)>,
-    started: bool,
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/incus-cluster.sh")
-}
-
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new("bash")
-        .arg(script())
-        .args(args)
-        .output()
-        .expect("run the harness")
-}
-
-impl Cluster {
-    fn up() -> Cluster {
-        let root = PathBuf::from("/var/lib/incus-ai-test");
-        let was_up = sh(&["status"]).status.success();
-        let out = sh(&["up"]);
-        assert!(
-            out.status.success(),
-            "harness up failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = std::fs::read_to_string(root.join("env")).unwrap();
-        let env = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("export "))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| {
-                let v = v.split("   #").next().unwrap().trim().trim_matches('\'');
-                (k.to_string(), v.to_string())
-            })
-            .collect();
-        Cluster {
-            root,
-            env,
-            started: !was_up,
-        }
-    }
-
-    fn var(&self, k: &str) -> String {
-        self.env
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("{k}"))
-    }
-
-    /// `incus` against member 1's socket.
-    fn incus(&self, args: &[&str]) -> std::process::Output {
-        Command::new("incus")
-            .arg("--force-local")
-            .args(args)
-            .env("INCUS_DIR", self.var("ICL_M1_DIR"))
-            .env("INCUS_CONF", self.root.join("client-conf"))
-            .output()
-            .expect("run incus")
-    }
-
-    fn ok(&self, args: &[&str]) {
-        let o = self.incus(args);
-        assert!(
-            o.status.success(),
-            "incus {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-
-    fn doctor(&self, env: &Env, extra: &[&str]) -> Run {
-        let mut args = vec!["doctor", "--json"];
-        args.extend_from_slice(extra);
-        let mut c = env.cmd(&args);
-        c.env("INCUS_SOCKET", self.var("ICL_M1_SOCKET"));
-        c.output().unwrap().into()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Tear down only a cluster this test started.
-        if self.started {
-            let _ = sh(&["down"]);
-        } else {
-            let _ = sh(&["start", "m2"]);
-        }
-    }
-}
 
 fn finding(r: &Run, id: &str, subject: &str) -> Value {
     r.json()["findings"]

@@ -2,6 +2,11 @@
 //! incus-ai's, following AIChat's llm-functions conventions: `functions.json` declares them
 //! (`"agent": true`, so AIChat runs `bin/<agent> <tool> '<json>'`), the dispatcher writes the
 //! result to `$LLM_OUTPUT`, and the docs RAG is attached as the agent's `rag.yaml`.
+//!
+//! With `allow_changes` the change tools are declared too and the dispatcher passes
+//! `--allow-changes`: each change is asked about on `/dev/tty` (default No), refused without a
+//! terminal, and a no is a result the model reads ("declined"), never a failing exit (AIChat
+//! ends the whole turn when a tool exits non-zero).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -39,7 +44,7 @@ fn write(path: &Path, text: &str) -> Result<(), AgentError> {
         source,
     })
 }
-use crate::agent::tools::TOOLS;
+use crate::agent::tools::offered;
 
 /// What was installed.
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +75,7 @@ pub fn install(
     exe: &Path,
     data_dir: &Path,
     remote: Option<&str>,
+    allow_changes: bool,
 ) -> Result<AgentReport, AgentError> {
     let paths = AichatPaths::discover();
     let functions = std::env::var_os("AICHAT_FUNCTIONS_DIR")
@@ -78,15 +84,18 @@ pub fn install(
     let dir = functions.join("agents").join(name);
     let index = serde_norway::to_string(&json!({
         "name": name,
-        "description": "Diagnoses the Incus cluster from its live state and the Incus docs (read-only).",
+        "description": if allow_changes {
+            "Diagnoses the Incus cluster from its live state and the Incus docs; proposes changes you confirm one by one."
+        } else {
+            "Diagnoses the Incus cluster from its live state and the Incus docs (read-only)."
+        },
         "version": env!("CARGO_PKG_VERSION"),
         "instructions": crate::agent::SYSTEM_PROMPT,
         "conversation_starters": ["Why is node2 offline?", "Is it safe to upgrade now?", "Why did web1 not come back after the reboot?"],
     }))
     .expect("agent index serializes");
     write(&dir.join("index.yaml"), &index)?;
-    let declarations: Vec<serde_json::Value> = TOOLS
-        .iter()
+    let declarations: Vec<serde_json::Value> = offered(allow_changes)
         .map(|t| json!({"name": t.name, "description": t.description, "parameters": t.parameters(), "agent": true}))
         .collect();
     write(
@@ -95,7 +104,12 @@ pub fn install(
     )?;
     let remote_arg = remote
         .map(|r| format!(" --remote {}", quote(r)))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        + if allow_changes {
+            " --allow-changes"
+        } else {
+            ""
+        };
     let dispatcher = format!(
         "#!/bin/sh\n# Installed by incus-ai: AIChat runs `{name} <tool> '<json arguments>'`; the tool's\n# read-only, redacted output goes to $LLM_OUTPUT.\nargs=\"$2\"\n[ -n \"$args\" ] || args='{{}}'\nexec {} --data-dir {} tool{remote_arg} \"$1\" \"$args\" > \"${{LLM_OUTPUT:-/dev/stdout}}\"\n",
         quote(&exe.display().to_string()),
@@ -134,7 +148,7 @@ pub fn install(
     Ok(AgentReport {
         name: name.to_string(),
         functions_dir: dir,
-        tools: TOOLS.iter().map(|t| t.name).collect(),
+        tools: offered(allow_changes).map(|t| t.name).collect(),
         rag,
         warning: (!function_calling).then(|| {
             format!(

@@ -240,6 +240,7 @@ impl Session {
 
     /// Answers one question. Text is streamed to `on_text` as the model produces it.
     pub async fn ask(&mut self, question: &str, on_text: &mut dyn FnMut(&str)) -> Answer {
+        self.toolbox.begin_question(question);
         let (findings, docs, read_note) = self.findings_and_docs(question).await;
         let Some(llm) = self.llm.take() else {
             return fallback(
@@ -286,7 +287,7 @@ impl Session {
         let first = self.mask(&first);
         let start = self.history.len();
         self.history.push(json!({"role": "user", "content": first}));
-        let specs: Vec<Value> = tools::openai_functions();
+        let specs: Vec<Value> = tools::openai_functions(self.toolbox.changes_offered());
         let mut records: Vec<CallRecord> = Vec::new();
         let mut notes = Vec::new();
         let mut seen: Vec<(String, Value)> = Vec::new();

@@ -6,6 +6,9 @@ use serde_json::Value;
 
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit, print_json};
+use crate::admin::Changes;
+use crate::admin::audit::Audit;
+use crate::admin::confirm::{Confirm, Nobody, Terminal};
 use crate::agent::llm::{Llm, LlmError};
 use crate::agent::tools::Toolbox;
 use crate::agent::{AnswerMode, Limits, Session};
@@ -28,15 +31,26 @@ pub struct Args {
     /// Print the answer, tool calls and findings as JSON
     #[arg(long)]
     pub json: bool,
+    /// Offer the change tools (evacuate, start/stop, snapshot, set a key...): each change is
+    /// shown and runs only after your yes on the terminal
+    #[arg(long)]
+    pub allow_changes: bool,
     /// The question; without one, questions are read from stdin, one per line
     #[arg(value_name = "QUESTION")]
     pub question: Vec<String>,
 }
 
-/// The tools over the configured remote and the docs index (either may be missing).
-fn toolbox(ctx: &Context, remote: &RemoteArgs) -> Toolbox {
+/// The tools over the configured remote and the docs index (either may be missing); with
+/// `allow_changes`, the change tools too, asked about with `confirm`.
+fn toolbox(
+    ctx: &Context,
+    remote: &RemoteArgs,
+    allow_changes: bool,
+    confirm: Box<dyn Confirm>,
+) -> Result<Toolbox, Failure> {
     let client = match remote.client() {
         Ok(c) => Some(c),
+        Err(f) if allow_changes => return Err(f),
         Err(f) => {
             if !ctx.quiet {
                 crate::errln!("incus-ai: {} (answering without the cluster)", f.message);
@@ -44,7 +58,21 @@ fn toolbox(ctx: &Context, remote: &RemoteArgs) -> Toolbox {
             None
         }
     };
-    Toolbox::new(client, Some(ctx.data.index()), ctx.model_dir())
+    let audit = Audit::in_data_dir(&ctx.data.root);
+    let changes = match (&client, allow_changes) {
+        (Some(c), true) => Some(Changes::new(
+            remote.writer(c.clone())?,
+            confirm,
+            audit.clone(),
+        )),
+        _ => None,
+    };
+    let mut toolbox =
+        Toolbox::new(client, Some(ctx.data.index()), ctx.model_dir()).with_audit(audit);
+    if let Some(changes) = changes {
+        toolbox = toolbox.with_changes(changes);
+    }
+    Ok(toolbox)
 }
 
 /// The model configured in `[llm]` or named with `--model CLIENT:MODEL`; `None` when no model
@@ -69,7 +97,12 @@ fn resolve_llm(cfg: &LlmConfig, model_flag: Option<&str>) -> Result<Option<Llm>,
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
-    let toolbox = toolbox(ctx, &args.remote);
+    let toolbox = toolbox(
+        ctx,
+        &args.remote,
+        args.allow_changes,
+        Box::new(Terminal::default()),
+    )?;
     let llm = resolve_llm(&ctx.config.llm, args.model.as_deref())
         .map_err(|e| Failure::new(exit::FAILURE, e))?;
     let limits = Limits {
@@ -131,24 +164,30 @@ pub struct McpArgs {
     /// Serve MCP over streamable HTTP on this loopback address instead of stdio
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Offer the change tools (annotated destructive); each change is confirmed by the
+    /// client's user through MCP elicitation, and refused when the client cannot ask
+    #[arg(long)]
+    pub allow_changes: bool,
 }
 
 pub async fn mcp(ctx: &Context, args: &McpArgs) -> Result<u8, Failure> {
-    let toolbox = toolbox(ctx, &args.remote);
+    let nobody = || -> Box<dyn Confirm> {
+        Box::new(Nobody(
+            "the MCP client cannot ask its user (no elicitation)".into(),
+        ))
+    };
+    let toolbox = toolbox(ctx, &args.remote, args.allow_changes, nobody())?;
     let Some(addr) = args.listen else {
         crate::agent::mcp::serve(toolbox, tokio::io::stdin(), tokio::io::stdout())
             .await
             .map_err(|e| Failure::new(exit::FAILURE, format!("MCP over stdio: {e}")))?;
         return Ok(exit::OK);
     };
-    // Each HTTP session gets its own toolbox over the same client and index.
-    let client = toolbox.client().cloned();
-    let index = ctx.data.index();
-    let model = ctx.model_dir();
+    // Each HTTP session gets its own toolbox over the same clients and index.
     let quiet = ctx.quiet;
     crate::agent::mcp_http::serve(
         addr,
-        move || Toolbox::new(client.clone(), Some(index.clone()), model.clone()),
+        move || toolbox.sibling(),
         |bound| {
             if !quiet {
                 crate::errln!("incus-ai mcp: serving MCP on http://{bound}/mcp");
@@ -165,6 +204,9 @@ pub async fn mcp(ctx: &Context, args: &McpArgs) -> Result<u8, Failure> {
 pub struct ToolArgs {
     #[command(flatten)]
     pub remote: RemoteArgs,
+    /// Allow the change tools (asked about on the terminal, refused without one)
+    #[arg(long)]
+    pub allow_changes: bool,
     /// Tool name
     pub name: String,
     /// Arguments as a JSON object
@@ -173,7 +215,12 @@ pub struct ToolArgs {
 }
 
 pub async fn tool(ctx: &Context, args: &ToolArgs) -> Result<u8, Failure> {
-    let mut toolbox = toolbox(ctx, &args.remote);
+    let mut toolbox = toolbox(
+        ctx,
+        &args.remote,
+        args.allow_changes,
+        Box::new(Terminal::default()),
+    )?;
     let parsed: Value = serde_json::from_str(&args.arguments)
         .map_err(|e| Failure::new(exit::FAILURE, format!("arguments are not JSON: {e}")))?;
     crate::outln!("{}", toolbox.call(&args.name, &parsed).await);

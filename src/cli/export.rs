@@ -31,6 +31,10 @@ pub struct AgentArgs {
     /// Remote the agent's tools read (as in `incus remote list`) [default: the default remote]
     #[arg(long, value_name = "NAME")]
     pub remote: Option<String>,
+    /// Add the change tools: each asks on the terminal (/dev/tty, default No), is refused
+    /// without one, and tells the model when it was declined
+    #[arg(long)]
+    pub allow_changes: bool,
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
@@ -148,8 +152,13 @@ fn agent(ctx: &Context, args: &AgentArgs) -> Result<u8, Failure> {
         )
     })?;
     let data = std::path::absolute(&ctx.data.root).unwrap_or(ctx.data.root.clone());
-    let report =
-        crate::agent::aichat_agent::install(&args.name, &exe, &data, args.remote.as_deref())?;
+    let report = crate::agent::aichat_agent::install(
+        &args.name,
+        &exe,
+        &data,
+        args.remote.as_deref(),
+        args.allow_changes,
+    )?;
     if args.json {
         print_json(&report);
     } else if !ctx.quiet {

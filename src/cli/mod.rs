@@ -1,6 +1,7 @@
 //! The command line: global options, subcommands, exit codes and one-line errors.
 
 mod ask;
+mod audit;
 mod doctor;
 mod export;
 mod index;
@@ -74,10 +75,13 @@ enum Command {
     Export(export::Target),
     /// Mirror, index and export to AIChat in one run (for cron and systemd timers)
     Refresh(refresh::Args),
-    /// Ask why something is wrong: an LLM agent reads the cluster and the docs (read-only)
+    /// Ask why something is wrong: an LLM agent reads the cluster and the docs (read-only
+    /// unless --allow-changes, then each change needs your yes)
     Ask(ask::Args),
-    /// Serve the agent's read-only tools over MCP (stdio)
+    /// Serve the agent's tools over MCP (stdio; change tools only with --allow-changes)
     Mcp(ask::McpArgs),
+    /// The changes proposed so far, with what became of each (audit.jsonl in the data dir)
+    Audit(audit::Args),
     /// Serve the local embedding model as an OpenAI-compatible endpoint (for AIChat)
     Serve(serve::Args),
     /// Run one agent tool (used by the AIChat agent's tool scripts)
@@ -282,6 +286,7 @@ pub fn main() -> ExitCode {
             Command::Refresh(a) => refresh::run(&ctx, a).await,
             Command::Ask(a) => ask::run(&ctx, a).await,
             Command::Mcp(a) => ask::mcp(&ctx, a).await,
+            Command::Audit(a) => audit::run(&ctx, a),
             Command::Serve(a) => serve::run(&ctx, a).await,
             Command::Tool(a) => ask::tool(&ctx, a).await,
         }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::{Failure, exit};
+use crate::admin::writer::Writer;
 use crate::diagnosis::incus::{Client, ClientError, remote};
 
 /// Which server to read, as with `incus`.
@@ -27,6 +28,17 @@ impl RemoteArgs {
     pub fn client(&self) -> Result<Client, Failure> {
         let target = remote::resolve(self.remote.as_deref())?;
         Ok(Client::connect(
+            &target,
+            Duration::from_secs(self.timeout.max(1)),
+        )?)
+    }
+
+    /// The write-capable client of the same remote (`--allow-changes` only), reading through
+    /// `reader`.
+    pub fn writer(&self, reader: Client) -> Result<Writer, Failure> {
+        let target = remote::resolve(self.remote.as_deref())?;
+        Ok(Writer::connect(
+            reader,
             &target,
             Duration::from_secs(self.timeout.max(1)),
         )?)

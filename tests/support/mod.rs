@@ -1,8 +1,10 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod http;
 pub mod openai;
+pub mod pty;
 pub mod replay;
 pub mod shared;
 

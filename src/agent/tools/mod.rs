@@ -1,12 +1,16 @@
 //! The agent's tools, declared once in [`TOOLS`]: a name, a description, a typed argument
 //! struct (its JSON schema derived by schemars, its values checked when decoded) and a
 //! handler. The `ask` loop, the MCP server and the AIChat agent export all read this one
-//! registry. Every tool only reads: the cluster through the GET-only client, the docs through
-//! the index. What they return is redacted ([`crate::diagnosis::redact::json`]), fenced as
-//! data and bounded: text written by cluster users (descriptions, logs) can inform the model
-//! but cannot widen what the tools do.
+//! registry. The read tools only read: the cluster through the GET-only client, the docs
+//! through the index. The change tools exist only in a toolbox given [`crate::admin::Changes`]
+//! (`--allow-changes`); anywhere else a call to one is refused, written to the audit log, and
+//! each one proposes a typed change a person confirms. What tools return is redacted
+//! ([`crate::diagnosis::redact::json`]), fenced as data and bounded: text written by cluster
+//! users (descriptions, logs) can inform the model but cannot widen what the tools do.
 
 pub mod args;
+pub mod change_args;
+mod changes;
 mod cluster;
 mod docs;
 mod instance;
@@ -17,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::admin::Changes;
+use crate::admin::audit::{Audit, Entry, Verdict};
 use crate::diagnosis::cluster::{ClusterState, GatherOptions, gather};
 use crate::diagnosis::incus::Client;
 use crate::knowledge::index::Searcher;
@@ -38,7 +44,7 @@ pub struct ToolDef {
     pub name: &'static str,
     /// What it does, for the model.
     pub description: &'static str,
-    /// Whether it only reads (every tool here does).
+    /// Whether it only reads; the others propose changes (offered with `--allow-changes` only).
     pub read_only: bool,
     schema: fn() -> Value,
     run: Run,
@@ -62,15 +68,15 @@ fn decode<A: serde::de::DeserializeOwned>(tool: &str, v: Value) -> Result<A, Str
     serde_json::from_value(v).map_err(|e| format!("bad arguments for {tool}: {e}"))
 }
 
-/// Declares the registry: each line is `name, ArgsType, handler, "description"`.
+/// Declares the registry: each line is `read|change name, ArgsType, handler, "description"`.
 macro_rules! registry {
-    ($( $name:literal, $args:ty, $handler:path, $desc:literal; )*) => {
+    ($( $kind:ident $name:literal, $args:ty, $handler:path, $desc:literal; )*) => {
         /// Every tool, in the order they are offered.
         pub static TOOLS: &[ToolDef] = &[$(
             ToolDef {
                 name: $name,
                 description: $desc,
-                read_only: true,
+                read_only: registry!(@read_only $kind),
                 schema: args::schema_of::<$args>,
                 run: |tb, v| Box::pin(async move {
                     let a: $args = decode($name, v)?;
@@ -79,35 +85,57 @@ macro_rules! registry {
             },
         )*];
     };
+    (@read_only read) => { true };
+    (@read_only change) => { false };
 }
 
 registry! {
-    "search_docs", args::SearchDocs, docs::search_docs,
+    read "search_docs", args::SearchDocs, docs::search_docs,
         "Search the Incus documentation and the site's own notes. Returns ranked sections with their URL.";
-    "cluster_overview", args::NoArgs, cluster::overview,
+    read "cluster_overview", args::NoArgs, cluster::overview,
         "The cluster at a glance: members with status and roles, warnings by severity, instances by status and member, storage pools and networks.";
-    "get_member", args::GetMember, cluster::get_member,
+    read "get_member", args::GetMember, cluster::get_member,
         "One cluster member: status, message, roles, load and memory, storage pool usage, its warnings and the instances on it.";
-    "list_warnings", args::ListWarnings, cluster::list_warnings,
-        "Incus warnings (type, severity, member, entity, last message).";
-    "list_instances", args::ListInstances, instance::list_instances,
+    read "list_warnings", args::ListWarnings, cluster::list_warnings,
+        "Incus warnings (uuid, type, severity, member, entity, last message).";
+    read "list_instances", args::ListInstances, instance::list_instances,
         "Instances, filtered by project, member or status.";
-    "get_instance", args::GetInstance, instance::get_instance,
+    read "get_instance", args::GetInstance, instance::get_instance,
         "One instance: configuration (secrets removed), state, and the end of its log (lxc.log or qemu.log).";
-    "list_operations", args::NoArgs, cluster::list_operations,
+    read "list_operations", args::NoArgs, cluster::list_operations,
         "Running and recently finished background operations, with errors.";
-    "list_storage_pools", args::NoArgs, cluster::list_pools,
+    read "list_storage_pools", args::NoArgs, cluster::list_pools,
         "Storage pools: driver, status on each member, space and inode usage.";
-    "list_networks", args::NoArgs, cluster::list_networks,
+    read "list_networks", args::NoArgs, cluster::list_networks,
         "Managed networks: type, status on each member, configuration.";
-    "list_projects", args::NoArgs, cluster::list_projects,
+    read "list_projects", args::NoArgs, cluster::list_projects,
         "Projects: limits, restrictions and usage against the limits.";
-    "run_checks", args::RunChecks, cluster::run_checks,
+    read "run_checks", args::RunChecks, cluster::run_checks,
         "Run incus-ai's deterministic checks (the doctor): findings with evidence, doc links and fix commands.";
-    "review_cluster", args::ReviewCluster, cluster::review_cluster,
+    read "review_cluster", args::ReviewCluster, cluster::review_cluster,
         "Best-practice review (how to make the cluster more robust, safer, easier to run): what works today but will hurt tomorrow, e.g. no failover capacity, snapshots without expiry, privileged containers, healing over local storage. Findings with evidence, doc links and fix commands.";
-    "config_key", args::ConfigKeyArgs, docs::config_key,
+    read "config_key", args::ConfigKeyArgs, docs::config_key,
         "The reference of a configuration key (type, default, description), e.g. cluster.offline_threshold or limits.memory.";
+    change "evacuate_member", change_args::EvacuateMember, changes::evacuate_member,
+        "CHANGE (asks the admin first): evacuate a cluster member for maintenance (incus cluster evacuate); its instances move or stop as their cluster.evacuate says.";
+    change "restore_member", change_args::RestoreMember, changes::restore_member,
+        "CHANGE (asks the admin first): bring an evacuated member back (incus cluster restore); its instances return.";
+    change "start_instance", change_args::InstanceAction, changes::start_instance,
+        "CHANGE (asks the admin first): start an instance (incus start).";
+    change "stop_instance", change_args::InstanceAction, changes::stop_instance,
+        "CHANGE (asks the admin first): stop an instance (incus stop; force: without a clean shutdown).";
+    change "restart_instance", change_args::InstanceAction, changes::restart_instance,
+        "CHANGE (asks the admin first): restart an instance (incus restart).";
+    change "create_snapshot", change_args::CreateSnapshot, changes::create_snapshot,
+        "CHANGE (asks the admin first): take a snapshot of an instance (incus snapshot create), e.g. before an upgrade; expiry like 2w.";
+    change "set_config", change_args::SetConfig, changes::set_config,
+        "CHANGE (asks the admin first): set one configuration key of the server, an instance, project, profile, storage pool or network (incus config set and its kin); an empty value unsets it.";
+    change "acknowledge_warning", change_args::AcknowledgeWarning, changes::acknowledge_warning,
+        "CHANGE (asks the admin first): acknowledge a warning by its UUID (incus warning acknowledge).";
+    change "refresh_image", change_args::RefreshImage, changes::refresh_image,
+        "CHANGE (asks the admin first): refresh a cached image from its source (incus image refresh).";
+    change "move_instance", change_args::MoveInstance, changes::move_instance,
+        "CHANGE (asks the admin first): move an instance to another cluster member (incus move --target).";
 }
 
 /// A tool by name.
@@ -120,10 +148,14 @@ pub fn names() -> Vec<&'static str> {
     TOOLS.iter().map(|t| t.name).collect()
 }
 
-/// The tools as OpenAI-style function declarations (`{type: function, function: {...}}`).
-pub fn openai_functions() -> Vec<Value> {
-    TOOLS
-        .iter()
+/// The tools offered: the read tools, and the change tools when `changes` is true.
+pub fn offered(changes: bool) -> impl Iterator<Item = &'static ToolDef> {
+    TOOLS.iter().filter(move |t| t.read_only || changes)
+}
+
+/// The offered tools as OpenAI-style function declarations (`{type: function, function: {...}}`).
+pub fn openai_functions(changes: bool) -> Vec<Value> {
+    offered(changes)
         .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters()}}))
         .collect()
 }
@@ -169,6 +201,14 @@ pub struct Toolbox {
     searcher: Option<Searcher>,
     /// The last gathered state, when it was read, and whether with what `review` needs.
     state: Option<(ClusterState, Instant, bool)>,
+    /// What runs changes (`--allow-changes` only).
+    changes: Option<Changes>,
+    /// Where refused calls to change tools are written down.
+    audit: Option<Audit>,
+    /// The question being answered, and the tool and arguments of the call being run (for
+    /// the audit).
+    question: String,
+    calling: (&'static str, Value),
 }
 
 impl Toolbox {
@@ -189,6 +229,81 @@ impl Toolbox {
             model_dir,
             searcher,
             state: None,
+            changes: None,
+            audit: None,
+            question: String::new(),
+            calling: ("", Value::Null),
+        }
+    }
+
+    /// Another toolbox over the same clients, index and audit log (one per MCP session); its
+    /// changes are refused until a caller sets who is asked ([`Toolbox::set_confirm`]).
+    pub fn sibling(&self) -> Toolbox {
+        let mut t = Toolbox::new(
+            self.client.clone(),
+            self.index_root.clone(),
+            self.model_dir.clone(),
+        );
+        t.audit = self.audit.clone();
+        t.changes = self.changes.as_ref().map(|c| {
+            c.sibling(Box::new(crate::admin::confirm::Nobody(
+                "nobody can be asked in this session".into(),
+            )))
+        });
+        t
+    }
+
+    /// Who is asked about changes from now on.
+    pub fn set_confirm(&mut self, confirm: Box<dyn crate::admin::confirm::Confirm>) {
+        if let Some(c) = &mut self.changes {
+            c.set_confirm(confirm);
+        }
+    }
+
+    /// Offers the change tools, run through `changes`.
+    pub fn with_changes(mut self, changes: Changes) -> Toolbox {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// Writes calls to change tools that are not offered to `audit`.
+    pub fn with_audit(mut self, audit: Audit) -> Toolbox {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Whether the change tools are offered.
+    pub fn changes_offered(&self) -> bool {
+        self.changes.is_some()
+    }
+
+    /// A new question (for the audit, and a fresh count of proposed changes).
+    pub fn begin_question(&mut self, question: &str) {
+        self.question = question.to_string();
+        if let Some(c) = &mut self.changes {
+            c.begin_question();
+        }
+    }
+
+    /// Proposes a change of the call being run (the change tools' handlers call this).
+    async fn propose(&mut self, change: crate::admin::change::Change) -> Answer {
+        let (tool, arguments) = &self.calling;
+        let Some(changes) = &mut self.changes else {
+            return Err("change tools are not offered in this session".into());
+        };
+        changes
+            .propose(&self.question, tool, arguments, change)
+            .await
+    }
+
+    /// Writes down a call to a change tool that was not offered.
+    fn not_offered(&self, tool: &str, arguments: &Value) {
+        let Some(audit) = &self.audit else { return };
+        let remote = self.client.as_ref().map_or("", |c| c.remote());
+        let mut e = Entry::new(remote, &self.question, tool, arguments, Verdict::NotOffered);
+        e.reason = Some("change tools are offered only with --allow-changes".into());
+        if let Err(err) = audit.record(&e, None) {
+            tracing::warn!("{err}");
         }
     }
 
@@ -270,7 +385,18 @@ impl Toolbox {
                 name.chars().take(64).collect::<String>(),
                 names().join(", ")
             )),
-            Some(tool) => (tool.run)(self, args).await,
+            Some(tool) if !tool.read_only && self.changes.is_none() => {
+                self.not_offered(name, &args);
+                Err(format!(
+                    "{name} is a change tool and changes are not allowed in this session (they need --allow-changes and a person's yes); nothing was changed: give the admin the incus command instead"
+                ))
+            }
+            Some(tool) => {
+                self.calling = (tool.name, args.clone());
+                let r = (tool.run)(self, args).await;
+                self.calling = ("", Value::Null);
+                r
+            }
         };
         match result {
             Ok(mut v) => {
@@ -344,12 +470,18 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), n, "a name is declared twice");
-        assert_eq!(n, 13);
+        assert_eq!(n, 23);
         for t in TOOLS {
             assert_eq!(t.parameters()["type"], "object", "{}", t.name);
             assert!(t.description.len() > 20);
-            assert!(t.read_only);
+            assert_eq!(
+                t.read_only,
+                !t.description.starts_with("CHANGE"),
+                "{}",
+                t.name
+            );
         }
-        assert_eq!(openai_functions().len(), n);
+        assert_eq!(openai_functions(false).len(), 13);
+        assert_eq!(openai_functions(true).len(), n);
     }
 }

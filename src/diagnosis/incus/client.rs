@@ -64,42 +64,7 @@ fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
 impl Client {
     /// Prepares a client for `target`; every request times out after `timeout`.
     pub fn connect(target: &Target, timeout: Duration) -> Result<Client, ClientError> {
-        let builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("incus-ai/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none());
-        let (builder, base, in_flight) = match &target.endpoint {
-            Endpoint::Unix(path) => (
-                builder
-                    .unix_socket(path.clone())
-                    .connect_timeout(UNIX_CONNECT_TIMEOUT),
-                "http://incus".to_string(),
-                UNIX_IN_FLIGHT,
-            ),
-            Endpoint::Https {
-                url,
-                client_cert,
-                client_key,
-                server_cert,
-            } => {
-                let cert = read(client_cert)?;
-                let key = read(client_key)?;
-                let pinned = server_cert.as_deref().map(read).transpose()?;
-                let config =
-                    tls::client_config(&cert, client_cert, &key, client_key, pinned.as_deref())?;
-                (
-                    builder.tls_backend_preconfigured(config),
-                    url.clone(),
-                    HTTPS_IN_FLIGHT,
-                )
-            }
-        };
-        let http = builder.build().map_err(|e| ClientError::Unreachable {
-            remote: target.remote.clone(),
-            detail: e.to_string(),
-        })?;
+        let (http, base, in_flight) = http_client(target, timeout)?;
         Ok(Client {
             http,
             base,
@@ -162,14 +127,23 @@ impl Client {
         }
     }
 
-    /// `GET path`: the status and the whole body (at most [`MAX_BODY_BYTES`]).
-    async fn fetch(&self, path: &str, timeout: Duration) -> Result<(u16, Vec<u8>), ClientError> {
+    /// `GET path`: the status, the whole body (at most [`MAX_BODY_BYTES`]) and the ETag.
+    async fn fetch(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>, Option<String>), ClientError> {
         let (resp, _permits) = self.send(path, timeout).await?;
         let status = resp.status().as_u16();
+        let etag = resp
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = crate::util::http::read_body(resp, MAX_BODY_BYTES, &format!("GET {path}"))
             .await
             .map_err(|e| self.body_error(path, e))?;
-        Ok((status, body))
+        Ok((status, body, etag))
     }
 
     fn body_error(&self, path: &str, e: crate::util::http::BodyError) -> ClientError {
@@ -252,12 +226,29 @@ impl Client {
         self.value_within(path, self.timeout).await
     }
 
+    /// `GET path`: the `metadata` of the answer and the object's ETag (what a change sends
+    /// back as `If-Match`, so that it fails if the object changed since).
+    pub async fn get_tagged(
+        &self,
+        path: &str,
+    ) -> Result<(serde_json::Value, Option<String>), ClientError> {
+        self.tagged_within(path, self.timeout).await
+    }
+
     async fn value_within(
         &self,
         path: &str,
         timeout: Duration,
     ) -> Result<serde_json::Value, ClientError> {
-        let (status, body) = self.fetch(path, timeout).await?;
+        Ok(self.tagged_within(path, timeout).await?.0)
+    }
+
+    async fn tagged_within(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<(serde_json::Value, Option<String>), ClientError> {
+        let (status, body, etag) = self.fetch(path, timeout).await?;
         let envelope: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
                 path: path.to_string(),
@@ -272,10 +263,11 @@ impl Client {
                 message,
             });
         }
-        Ok(envelope
+        let metadata = envelope
             .get("metadata")
             .cloned()
-            .unwrap_or(serde_json::Value::Null))
+            .unwrap_or(serde_json::Value::Null);
+        Ok((metadata, etag))
     }
 
     /// `GET path` of a raw file (instance log files): its last `max` bytes, never holding
@@ -306,9 +298,55 @@ impl Client {
     }
 }
 
+/// The HTTP client of `target` (unix socket or HTTPS with the remote's certificates), the base
+/// URL and how many requests it may have in flight. Crate-private: [`Client`] only sends
+/// `GET`; the administration's separate writer (`admin::writer`) sends changes.
+pub(crate) fn http_client(
+    target: &Target,
+    timeout: Duration,
+) -> Result<(reqwest::Client, String, usize), ClientError> {
+    let builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .user_agent(concat!("incus-ai/", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none());
+    let (builder, base, in_flight) = match &target.endpoint {
+        Endpoint::Unix(path) => (
+            builder
+                .unix_socket(path.clone())
+                .connect_timeout(UNIX_CONNECT_TIMEOUT),
+            "http://incus".to_string(),
+            UNIX_IN_FLIGHT,
+        ),
+        Endpoint::Https {
+            url,
+            client_cert,
+            client_key,
+            server_cert,
+        } => {
+            let cert = read(client_cert)?;
+            let key = read(client_key)?;
+            let pinned = server_cert.as_deref().map(read).transpose()?;
+            let config =
+                tls::client_config(&cert, client_cert, &key, client_key, pinned.as_deref())?;
+            (
+                builder.tls_backend_preconfigured(config),
+                url.clone(),
+                HTTPS_IN_FLIGHT,
+            )
+        }
+    };
+    let http = builder.build().map_err(|e| ClientError::Unreachable {
+        remote: target.remote.clone(),
+        detail: e.to_string(),
+    })?;
+    Ok((http, base, in_flight))
+}
+
 /// Removes `null` members so that they decode as their defaults (Incus sends `"used_by": null`
 /// for empty lists).
-fn drop_nulls(v: &mut serde_json::Value) {
+pub(crate) fn drop_nulls(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             map.retain(|_, x| !x.is_null());

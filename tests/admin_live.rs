@@ -1,0 +1,419 @@
+//! Administration on the real three-member cluster (tests/cluster/incus-cluster.sh): a
+//! scripted model calls change tools; a pseudo-terminal answers the questions as a person
+//! would. A no changes nothing, a yes changes exactly what was shown (the cluster's own
+//! lifecycle events say so), no terminal or no `--allow-changes` changes nothing and the
+//! model is told, a stale ETag fails cleanly, hostile calls change nothing, and the audit log
+//! has every case. Needs root (incusd runs as root).
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::cluster::Cluster;
+use support::http::Server;
+use support::openai::{self, State, Turn};
+use support::pty::{run_on_pty, run_without_terminal};
+use support::{Env, Run};
+
+struct World {
+    cluster: Cluster,
+    env: Env,
+    state: Arc<State>,
+    _llm: Server,
+}
+
+fn call(name: &str, args: Value) -> (String, String) {
+    (name.to_string(), args.to_string())
+}
+
+/// The tool results the model was sent, as its answer (so the test reads what it was told).
+fn echo_tools() -> Turn {
+    Turn::FromTools(Arc::new(|tools: &str| format!("TOOLS SAID: {tools}")))
+}
+
+impl World {
+    async fn new() -> World {
+        let cluster = Cluster::up();
+        let (llm, state) = openai::start().await;
+        let env = Env::new();
+        env.config(&format!(
+            "[llm]\napi_base = \"{}\"\nmodel = \"stub-chat\"\nmax_steps = 10\ntoken_budget = 200000\n",
+            llm.url("/v1")
+        ));
+        World {
+            cluster,
+            env,
+            state,
+            _llm: llm,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = self.env.cmd(args);
+        c.env("INCUS_SOCKET", self.cluster.var("ICL_M1_SOCKET"));
+        c
+    }
+
+    /// `incus query` of one object's metadata.
+    fn query(&self, path: &str) -> Value {
+        let o = self.cluster.incus(&["query", path]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    fn c1_config(&self) -> Value {
+        self.query("/1.0/instances/c1")["config"].clone()
+    }
+
+    /// The tool messages of the last chat request.
+    fn told(&self) -> String {
+        let chats = self.state.requests("/chat/completions");
+        chats
+            .last()
+            .map(|r| {
+                r["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["role"] == "tool")
+                    .map(|m| m["content"].as_str().unwrap_or("").to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+
+    fn offered(&self) -> Vec<String> {
+        self.state.requests("/chat/completions")[0]["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t["function"]["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// Lifecycle events while `f` runs, from `incus monitor` on member 1.
+async fn lifecycle<T>(w: &World, f: impl std::future::Future<Output = T>) -> (T, Vec<Value>) {
+    let mut monitor = tokio::process::Command::new("incus")
+        .args([
+            "--force-local",
+            "monitor",
+            "--type=lifecycle",
+            "--format=json",
+        ])
+        .env("INCUS_DIR", w.cluster.var("ICL_M1_DIR"))
+        .env("INCUS_CONF", w.cluster.root.join("client-conf"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let out = f.await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    monitor.start_kill().unwrap();
+    let text = monitor.wait_with_output().await.unwrap().stdout;
+    let events = serde_json::Deserializer::from_slice(&text)
+        .into_iter::<Value>()
+        .filter_map(Result::ok)
+        .collect();
+    (out, events)
+}
+
+fn unplant(w: &World) {
+    for args in [
+        &["config", "unset", "c1", "limits.memory"][..],
+        &["config", "unset", "c1", "user.touched"],
+        &["snapshot", "delete", "c1", "before-upgrade"],
+    ] {
+        let _ = w.cluster.incus(args);
+    }
+    let _ = w.cluster.incus(&["cluster", "restore", "m3", "--force"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and starts a real 3-member Incus cluster; `make test` runs it (cargo test -- --include-ignored)"]
+async fn changes_run_only_on_a_persons_yes() {
+    let w = World::new().await;
+    unplant(&w);
+    let set_300 = call(
+        "set_config",
+        json!({"target": "instance", "name": "c1", "key": "limits.memory", "value": "300MiB"}),
+    );
+
+    // 1. Without --allow-changes: not offered, and a call is refused and written down.
+    w.state.clear();
+    w.state
+        .script(vec![Turn::Tools(vec![set_300.clone()]), echo_tools()]);
+    let r = run_without_terminal(&w.cmd(&["ask", "give c1 300MiB"])).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let offered = w.offered();
+    assert!(offered.contains(&"get_member".to_string()));
+    assert!(
+        !offered
+            .iter()
+            .any(|t| t == "set_config" || t == "evacuate_member"),
+        "{offered:?}"
+    );
+    assert!(
+        w.told().contains("changes are not allowed in this session"),
+        "{}",
+        w.told()
+    );
+    assert!(w.c1_config().get("limits.memory").is_none());
+
+    // 2. --allow-changes without a terminal: offered, refused, the model is told.
+    w.state.clear();
+    w.state
+        .script(vec![Turn::Tools(vec![set_300.clone()]), echo_tools()]);
+    let r = run_without_terminal(&w.cmd(&["ask", "--allow-changes", "give c1 300MiB"])).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(w.offered().contains(&"set_config".to_string()));
+    let told = w.told();
+    assert!(
+        told.contains("\"status\": \"refused\"") && told.contains("no terminal"),
+        "{told}"
+    );
+    assert!(w.c1_config().get("limits.memory").is_none());
+
+    // 3. On a terminal, a no: the member stays Online; the preview named what would move.
+    w.state.clear();
+    w.state.script(vec![
+        Turn::Tools(vec![call("evacuate_member", json!({"member": "m3"}))]),
+        echo_tools(),
+    ]);
+    let pty = run_on_pty(&w.cmd(&["ask", "--allow-changes", "evacuate m3"]), |_| {
+        "n\n".into()
+    })
+    .await;
+    assert_eq!(pty.code, 0, "{}", pty.screen);
+    assert_eq!(pty.questions, 1, "{}", pty.screen);
+    assert!(
+        pty.screen.contains("incus cluster evacuate m3"),
+        "{}",
+        pty.screen
+    );
+    assert!(
+        pty.screen.contains("c3 (default, Running)"),
+        "{}",
+        pty.screen
+    );
+    assert!(
+        pty.screen.contains("POST /1.0/cluster/members/m3/state"),
+        "{}",
+        pty.screen
+    );
+    assert!(
+        w.told().contains("\"status\": \"declined\""),
+        "{}",
+        w.told()
+    );
+    assert_eq!(w.query("/1.0/cluster/members/m3")["status"], "Online");
+
+    // 4. Ctrl-C at the question: not run.
+    w.state.clear();
+    w.state
+        .script(vec![Turn::Tools(vec![set_300.clone()]), echo_tools()]);
+    let pty = run_on_pty(
+        &w.cmd(&["ask", "--allow-changes", "give c1 300MiB"]),
+        |_| "\u{3}".into(),
+    )
+    .await;
+    assert_eq!(pty.code, 0, "{}", pty.screen);
+    assert!(w.told().contains("interrupted"), "{}", w.told());
+    assert!(w.c1_config().get("limits.memory").is_none());
+
+    // 5. A yes: exactly that one change, verified, and the cluster's events show only it.
+    w.state.clear();
+    w.state
+        .script(vec![Turn::Tools(vec![set_300.clone()]), echo_tools()]);
+    let (pty, events) = lifecycle(
+        &w,
+        run_on_pty(
+            &w.cmd(&["ask", "--allow-changes", "give c1 300MiB"]),
+            |_| "y\n".into(),
+        ),
+    )
+    .await;
+    assert_eq!(pty.code, 0, "{}", pty.screen);
+    assert!(
+        pty.screen
+            .contains("incus config set c1 limits.memory=300MiB"),
+        "{}",
+        pty.screen
+    );
+    assert!(
+        pty.screen.contains("limits.memory: (unset) → 300MiB"),
+        "{}",
+        pty.screen
+    );
+    let told = w.told();
+    assert!(
+        told.contains("\"status\": \"done\"") && told.contains("limits.memory is now 300MiB"),
+        "{told}"
+    );
+    assert_eq!(w.c1_config()["limits.memory"], "300MiB");
+    let actions: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["metadata"]["action"].as_str().unwrap_or("").to_string(),
+                e["metadata"]["source"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![(
+            "instance-updated".to_string(),
+            "/1.0/instances/c1".to_string()
+        )],
+        "{events:?}"
+    );
+
+    // 6. A snapshot with an expiry, on a yes.
+    w.state.clear();
+    w.state.script(vec![
+        Turn::Tools(vec![call(
+            "create_snapshot",
+            json!({"instance": "c1", "name": "before-upgrade", "expiry": "1d"}),
+        )]),
+        echo_tools(),
+    ]);
+    let pty = run_on_pty(&w.cmd(&["ask", "--allow-changes", "snapshot c1"]), |_| {
+        "yes\n".into()
+    })
+    .await;
+    assert_eq!(pty.code, 0, "{}", pty.screen);
+    assert!(w.told().contains("\"status\": \"done\""), "{}", w.told());
+    let snap = w.query("/1.0/instances/c1/snapshots/before-upgrade");
+    assert!(
+        snap["expires_at"].as_str().unwrap().starts_with("20"),
+        "{snap}"
+    );
+
+    // 7. The object changes between the preview and the yes: the ETag no longer matches.
+    w.state.clear();
+    w.state.script(vec![
+        Turn::Tools(vec![call(
+            "set_config",
+            json!({"target": "instance", "name": "c1", "key": "limits.memory", "value": "400MiB"}),
+        )]),
+        echo_tools(),
+    ]);
+    let pty = run_on_pty(
+        &w.cmd(&["ask", "--allow-changes", "give c1 400MiB"]),
+        |_| {
+            w.cluster.ok(&["config", "set", "c1", "user.touched=yes"]);
+            "y\n".into()
+        },
+    )
+    .await;
+    assert_eq!(pty.code, 0, "{}", pty.screen);
+    assert!(
+        w.told().contains("changed since it was shown"),
+        "{}",
+        w.told()
+    );
+    assert_eq!(w.c1_config()["limits.memory"], "300MiB");
+
+    // 8. A hostile script: unknown tools, tricks in arguments, a hundred changes in a row.
+    let before = (
+        w.c1_config(),
+        w.query("/1.0/cluster/members/m3")["status"].clone(),
+    );
+    let mut calls = vec![
+        call("delete_instance", json!({"name": "c1"})),
+        call("exec", json!({"command": "rm -rf /"})),
+        call("get_instance", json!({"name": "../../1.0"})),
+        call(
+            "set_config",
+            json!({"target": "instance", "name": "c1; rm -rf /", "key": "limits.memory", "value": "1GiB"}),
+        ),
+        call(
+            "set_config",
+            json!({"target": "instance", "name": "c1", "key": "../../1.0", "value": "1"}),
+        ),
+        call("evacuate_member", json!({"member": "../m3"})),
+        call(
+            "acknowledge_warning",
+            json!({"uuid": "../../../etc/passwd"}),
+        ),
+        call("refresh_image", json!({"fingerprint": "$(reboot)"})),
+    ];
+    // A hundred changes in a row, in replies of 16 calls (the most one reply may hold).
+    let mut turns = vec![Turn::Tools(calls)];
+    for round in 0..7 {
+        turns.push(Turn::Tools(
+            (0..16)
+                .map(|i| call("set_config", json!({"target": "instance", "name": "c1", "key": format!("user.n{round}x{i}"), "value": "x"})))
+                .collect(),
+        ));
+    }
+    turns.push(echo_tools());
+    for flags in [&["ask"][..], &["ask", "--allow-changes"]] {
+        w.state.clear();
+        w.state.script(turns.clone());
+        let mut args = flags.to_vec();
+        args.push("do everything");
+        let r: Run = run_without_terminal(&w.cmd(&args)).await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let told = w.told();
+        assert!(told.contains("unknown tool"), "{told}");
+        assert!(told.contains("not a valid Incus name"), "{told}");
+        if flags.len() == 2 {
+            assert!(told.contains("at most 5 changes"), "{told}");
+        }
+    }
+    assert_eq!(
+        (
+            w.c1_config(),
+            w.query("/1.0/cluster/members/m3")["status"].clone()
+        ),
+        before,
+        "the hostile script changed something"
+    );
+
+    // 9. The audit log has every case.
+    let r = w.env.run(&["audit", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines = r.json();
+    let count = |d: &str| {
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["decision"] == d)
+            .count()
+    };
+    assert!(count("not-offered") >= 2, "{lines}");
+    assert!(count("declined") >= 2, "{lines}");
+    assert!(count("refused") >= 2, "{lines}");
+    assert_eq!(count("approved"), 3, "{lines}");
+    let stale = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["decision"] == "approved" && l["error"].is_string())
+        .expect("the stale change");
+    assert!(stale["error"].as_str().unwrap().contains("ETag"), "{stale}");
+    assert_eq!(stale["request"]["method"], "PUT");
+    let done = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["result"] == "limits.memory is now 300MiB")
+        .expect("the change that ran");
+    assert_eq!(done["command"], "incus config set c1 limits.memory=300MiB");
+    assert_eq!(done["question"], "give c1 300MiB");
+    let r = w.env.run(&["audit"]);
+    assert!(
+        r.stdout.contains("approved") && r.stdout.contains("incus cluster evacuate m3"),
+        "{}",
+        r.stdout
+    );
+
+    unplant(&w);
+}
