@@ -122,10 +122,79 @@ async fn lifecycle<T>(w: &World, f: impl std::future::Future<Output = T>) -> (T,
     (out, events)
 }
 
+/// An MCP client whose user answers every change with `approve` (through elicitation),
+/// speaking protocol `version`.
+struct McpUser {
+    approve: bool,
+    version: rmcp::model::ProtocolVersion,
+}
+
+impl rmcp::ClientHandler for McpUser {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_elicitation().build(),
+            Implementation::new("admin-test", "0"),
+        )
+        .with_protocol_version(self.version.clone())
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _: rmcp::service::RequestContext<rmcp::RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction};
+        let ElicitRequestParams::FormElicitationParams { message, .. } = request else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        assert!(message.contains("incus config set c1"), "{message}");
+        Ok(ElicitResult::new(ElicitationAction::Accept)
+            .with_content(json!({"approve": self.approve})))
+    }
+}
+
+/// One `set_config` on c1 through `incus-ai mcp`, its text and whether it failed.
+async fn mcp_set<H: rmcp::ClientHandler>(
+    w: &World,
+    flags: &[&str],
+    user: H,
+    key: &str,
+) -> (String, bool, Vec<rmcp::model::Tool>) {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::TokioChildProcess;
+    let mut args = vec!["mcp"];
+    args.extend_from_slice(flags);
+    let client = user
+        .serve(TokioChildProcess::new(tokio::process::Command::from(w.cmd(&args))).unwrap())
+        .await
+        .unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    let arguments = json!({"target": "instance", "name": "c1", "key": key, "value": "yes"});
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("set_config")
+                .with_arguments(arguments.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    let text = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let _ = client.cancel().await;
+    (text, r.is_error == Some(true), tools)
+}
+
 fn unplant(w: &World) {
     for args in [
         &["config", "unset", "c1", "limits.memory"][..],
         &["config", "unset", "c1", "user.touched"],
+        &["config", "unset", "c1", "user.mcp-new"],
+        &["config", "unset", "c1", "user.mcp-old"],
         &["snapshot", "delete", "c1", "before-upgrade"],
     ] {
         let _ = w.cluster.incus(args);
@@ -324,7 +393,7 @@ async fn changes_run_only_on_a_persons_yes() {
         w.c1_config(),
         w.query("/1.0/cluster/members/m3")["status"].clone(),
     );
-    let mut calls = vec![
+    let calls = vec![
         call("delete_instance", json!({"name": "c1"})),
         call("exec", json!({"command": "rm -rf /"})),
         call("get_instance", json!({"name": "../../1.0"})),
@@ -376,7 +445,104 @@ async fn changes_run_only_on_a_persons_yes() {
         "the hostile script changed something"
     );
 
-    // 9. The audit log has every case.
+    // 9. MCP: change tools only with --allow-changes, annotated destructive; the client's
+    // user is asked through elicitation, in rounds (2026-07-28) or while the call waits
+    // (2025-11-25); a client that cannot ask gets the change refused.
+    use rmcp::model::ProtocolVersion;
+    let new = || McpUser {
+        approve: true,
+        version: ProtocolVersion::V_2026_07_28,
+    };
+    let (text, failed, tools) = mcp_set(&w, &[], new(), "user.mcp-new").await;
+    assert!(failed && text.contains("not allowed"), "{text}");
+    assert!(!tools.iter().any(|t| t.name == "set_config"));
+    let (text, failed, tools) = mcp_set(
+        &w,
+        &["--allow-changes"],
+        McpUser {
+            approve: false,
+            ..new()
+        },
+        "user.mcp-new",
+    )
+    .await;
+    assert!(
+        !failed && text.contains("\"status\": \"declined\""),
+        "{text}"
+    );
+    let set = tools
+        .iter()
+        .find(|t| t.name == "set_config")
+        .expect("offered");
+    let hints = set.annotations.as_ref().unwrap();
+    assert_eq!(
+        (hints.read_only_hint, hints.destructive_hint),
+        (Some(false), Some(true))
+    );
+    assert!(w.c1_config().get("user.mcp-new").is_none());
+    let (text, failed, _) = mcp_set(&w, &["--allow-changes"], new(), "user.mcp-new").await;
+    assert!(!failed && text.contains("\"status\": \"done\""), "{text}");
+    assert_eq!(w.c1_config()["user.mcp-new"], "yes");
+    let old = McpUser {
+        approve: true,
+        version: ProtocolVersion::V_2025_11_25,
+    };
+    let (text, failed, _) = mcp_set(&w, &["--allow-changes"], old, "user.mcp-old").await;
+    assert!(!failed && text.contains("\"status\": \"done\""), "{text}");
+    assert_eq!(w.c1_config()["user.mcp-old"], "yes");
+    let (text, _, _) = mcp_set(&w, &["--allow-changes"], (), "user.mcp-none").await;
+    assert!(
+        text.contains("\"status\": \"refused\"") && text.contains("elicitation"),
+        "{text}"
+    );
+    assert!(w.c1_config().get("user.mcp-none").is_none());
+
+    // 10. The AIChat agent: its change tools ask on the terminal; a no is a result the model
+    // reads, and aichat exits 0.
+    let aichat_dir = w.env.dir.path().join("aichat");
+    std::fs::create_dir_all(&aichat_dir).unwrap();
+    std::fs::write(
+        aichat_dir.join("config.yaml"),
+        openai::aichat_config(&w._llm.url("/v1")),
+    )
+    .unwrap();
+    let mut export = w.cmd(&["export", "aichat-agent", "--allow-changes", "--json"]);
+    export.env("AICHAT_CONFIG_DIR", &aichat_dir);
+    let r: Run = export.output().unwrap().into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.json()["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "evacuate_member")
+    );
+    w.state.clear();
+    w.state.script(vec![
+        Turn::Tools(vec![call("evacuate_member", json!({"member": "m3"}))]),
+        echo_tools(),
+    ]);
+    let mut aichat = std::process::Command::new(support::aichat_bin());
+    aichat
+        .args(["--agent", "incus", "evacuate m3"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", w.env.dir.path().join("home"))
+        .env("AICHAT_CONFIG_DIR", &aichat_dir)
+        .env("INCUS_SOCKET", w.cluster.var("ICL_M1_SOCKET"))
+        .env("NO_PROXY", "127.0.0.1");
+    let pty = run_on_pty(&aichat, |_| "n\n".into()).await;
+    assert_eq!(pty.code, 0, "{}", pty.screen);
+    assert_eq!(pty.questions, 1, "{}", pty.screen);
+    // AIChat hands the tool's output on as a JSON string.
+    assert!(
+        w.told().contains(r#"\"status\": \"declined\""#),
+        "{}",
+        w.told()
+    );
+    assert_eq!(w.query("/1.0/cluster/members/m3")["status"], "Online");
+
+    // 11. The audit log has every case.
     let r = w.env.run(&["audit", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines = r.json();
@@ -391,7 +557,7 @@ async fn changes_run_only_on_a_persons_yes() {
     assert!(count("not-offered") >= 2, "{lines}");
     assert!(count("declined") >= 2, "{lines}");
     assert!(count("refused") >= 2, "{lines}");
-    assert_eq!(count("approved"), 3, "{lines}");
+    assert_eq!(count("approved"), 5, "{lines}");
     let stale = lines
         .as_array()
         .unwrap()

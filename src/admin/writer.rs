@@ -125,23 +125,30 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// A writer for `target` that reads through `reader` (the session's read client, so that
-    /// both share one connection pool: incusd stalls a process that opens many unix-socket
-    /// connections at once); each request times out after `timeout` (operations are waited
-    /// for up to [`OPERATION_WAIT`]).
-    pub fn connect(
-        reader: Client,
-        target: &Target,
-        timeout: Duration,
-    ) -> Result<Writer, ClientError> {
-        let (http, base, _) = http_client(target, timeout)?;
+    /// A writer for `target`; each request times out after `timeout` (operations are waited
+    /// for up to [`OPERATION_WAIT`]). Its reads go through a GET-only [`Client`] over the same
+    /// connection pool ([`Writer::reader`]): a session that may change things reads through it
+    /// too, so one process never opens more unix-socket connections than incusd serves.
+    pub fn connect(target: &Target, timeout: Duration) -> Result<Writer, ClientError> {
+        let (http, base, in_flight) = http_client(target, timeout)?;
         Ok(Writer {
-            reader,
+            reader: Client::over(
+                http.clone(),
+                base.clone(),
+                &target.remote,
+                in_flight,
+                timeout,
+            ),
             http,
             base,
             remote: target.remote.clone(),
             timeout,
         })
+    }
+
+    /// The GET-only client over the same connections.
+    pub fn reader(&self) -> &Client {
+        &self.reader
     }
 
     /// The remote's name.

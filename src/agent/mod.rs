@@ -10,6 +10,7 @@ pub mod aichat_agent;
 pub mod anonymize;
 pub mod llm;
 pub mod mcp;
+pub mod mcp_confirm;
 pub mod mcp_http;
 pub mod tools;
 

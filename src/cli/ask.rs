@@ -48,9 +48,19 @@ fn toolbox(
     allow_changes: bool,
     confirm: Box<dyn Confirm>,
 ) -> Result<Toolbox, Failure> {
+    let audit = Audit::in_data_dir(&ctx.data.root);
+    if allow_changes {
+        // One connection pool for the reads and the changes.
+        let writer = remote.writer()?;
+        let client = writer.reader().clone();
+        return Ok(
+            Toolbox::new(Some(client), Some(ctx.data.index()), ctx.model_dir())
+                .with_audit(audit.clone())
+                .with_changes(Changes::new(writer, confirm, audit)),
+        );
+    }
     let client = match remote.client() {
         Ok(c) => Some(c),
-        Err(f) if allow_changes => return Err(f),
         Err(f) => {
             if !ctx.quiet {
                 crate::errln!("incus-ai: {} (answering without the cluster)", f.message);
@@ -58,20 +68,7 @@ fn toolbox(
             None
         }
     };
-    let audit = Audit::in_data_dir(&ctx.data.root);
-    let changes = match (&client, allow_changes) {
-        (Some(c), true) => Some(Changes::new(
-            remote.writer(c.clone())?,
-            confirm,
-            audit.clone(),
-        )),
-        _ => None,
-    };
-    let mut toolbox =
-        Toolbox::new(client, Some(ctx.data.index()), ctx.model_dir()).with_audit(audit);
-    if let Some(changes) = changes {
-        toolbox = toolbox.with_changes(changes);
-    }
+    let toolbox = Toolbox::new(client, Some(ctx.data.index()), ctx.model_dir()).with_audit(audit);
     Ok(toolbox)
 }
 

@@ -33,12 +33,10 @@ impl RemoteArgs {
         )?)
     }
 
-    /// The write-capable client of the same remote (`--allow-changes` only), reading through
-    /// `reader`.
-    pub fn writer(&self, reader: Client) -> Result<Writer, Failure> {
+    /// The write-capable client of the same remote (`--allow-changes` only).
+    pub fn writer(&self) -> Result<Writer, Failure> {
         let target = remote::resolve(self.remote.as_deref())?;
         Ok(Writer::connect(
-            reader,
             &target,
             Duration::from_secs(self.timeout.max(1)),
         )?)

@@ -48,7 +48,11 @@ fn parts(cmd: &Command) -> (String, Vec<(String, String)>) {
 pub async fn run_on_pty(cmd: &Command, mut answer: impl FnMut(usize) -> String) -> PtyRun {
     let (line, envs) = parts(cmd);
     let mut child = tokio::process::Command::new("script")
-        .args(["-qfec", &format!("exec {line}"), "/dev/null"])
+        .args([
+            "-qfec",
+            &format!("stty cols 120 rows 40; exec {line}"),
+            "/dev/null",
+        ])
         .env_clear()
         .envs(envs)
         .stdin(Stdio::piped())
@@ -61,6 +65,7 @@ pub async fn run_on_pty(cmd: &Command, mut answer: impl FnMut(usize) -> String) 
     let mut stdout = child.stdout.take().unwrap();
     let mut screen = String::new();
     let mut questions = 0;
+    let mut cursor_queries = 0;
     let started = Instant::now();
     let mut buf = vec![0u8; 8192];
     loop {
@@ -70,6 +75,12 @@ pub async fn run_on_pty(cmd: &Command, mut answer: impl FnMut(usize) -> String) 
             Ok(Ok(n)) => screen.push_str(&String::from_utf8_lossy(&buf[..n])),
             Ok(Err(_)) => break,
             Err(_) => {}
+        }
+        // A terminal answers "where is the cursor?" (ESC [6n), as crossterm asks it.
+        while screen.matches("\u{1b}[6n").count() > cursor_queries {
+            cursor_queries += 1;
+            stdin.write_all(b"\x1b[1;1R").await.unwrap();
+            stdin.flush().await.unwrap();
         }
         while screen.matches("[y/N]").count() > questions {
             questions += 1;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::admin::Changes;
-use crate::admin::audit::{Audit, Entry, Verdict};
+use crate::admin::audit::Audit;
 use crate::diagnosis::cluster::{ClusterState, GatherOptions, gather};
 use crate::diagnosis::incus::Client;
 use crate::knowledge::index::Searcher;
@@ -209,6 +209,10 @@ pub struct Toolbox {
     /// the audit).
     question: String,
     calling: (&'static str, Value),
+    /// Change proposals are prepared and kept here instead of asked about (MCP asks its
+    /// client in a second round trip).
+    defer: bool,
+    deferred: Option<(&'static str, crate::admin::Prepared)>,
 }
 
 impl Toolbox {
@@ -233,77 +237,8 @@ impl Toolbox {
             audit: None,
             question: String::new(),
             calling: ("", Value::Null),
-        }
-    }
-
-    /// Another toolbox over the same clients, index and audit log (one per MCP session); its
-    /// changes are refused until a caller sets who is asked ([`Toolbox::set_confirm`]).
-    pub fn sibling(&self) -> Toolbox {
-        let mut t = Toolbox::new(
-            self.client.clone(),
-            self.index_root.clone(),
-            self.model_dir.clone(),
-        );
-        t.audit = self.audit.clone();
-        t.changes = self.changes.as_ref().map(|c| {
-            c.sibling(Box::new(crate::admin::confirm::Nobody(
-                "nobody can be asked in this session".into(),
-            )))
-        });
-        t
-    }
-
-    /// Who is asked about changes from now on.
-    pub fn set_confirm(&mut self, confirm: Box<dyn crate::admin::confirm::Confirm>) {
-        if let Some(c) = &mut self.changes {
-            c.set_confirm(confirm);
-        }
-    }
-
-    /// Offers the change tools, run through `changes`.
-    pub fn with_changes(mut self, changes: Changes) -> Toolbox {
-        self.changes = Some(changes);
-        self
-    }
-
-    /// Writes calls to change tools that are not offered to `audit`.
-    pub fn with_audit(mut self, audit: Audit) -> Toolbox {
-        self.audit = Some(audit);
-        self
-    }
-
-    /// Whether the change tools are offered.
-    pub fn changes_offered(&self) -> bool {
-        self.changes.is_some()
-    }
-
-    /// A new question (for the audit, and a fresh count of proposed changes).
-    pub fn begin_question(&mut self, question: &str) {
-        self.question = question.to_string();
-        if let Some(c) = &mut self.changes {
-            c.begin_question();
-        }
-    }
-
-    /// Proposes a change of the call being run (the change tools' handlers call this).
-    async fn propose(&mut self, change: crate::admin::change::Change) -> Answer {
-        let (tool, arguments) = &self.calling;
-        let Some(changes) = &mut self.changes else {
-            return Err("change tools are not offered in this session".into());
-        };
-        changes
-            .propose(&self.question, tool, arguments, change)
-            .await
-    }
-
-    /// Writes down a call to a change tool that was not offered.
-    fn not_offered(&self, tool: &str, arguments: &Value) {
-        let Some(audit) = &self.audit else { return };
-        let remote = self.client.as_ref().map_or("", |c| c.remote());
-        let mut e = Entry::new(remote, &self.question, tool, arguments, Verdict::NotOffered);
-        e.reason = Some("change tools are offered only with --allow-changes".into());
-        if let Err(err) = audit.record(&e, None) {
-            tracing::warn!("{err}");
+            defer: false,
+            deferred: None,
         }
     }
 
@@ -398,23 +333,28 @@ impl Toolbox {
                 r
             }
         };
-        match result {
-            Ok(mut v) => {
-                crate::diagnosis::redact::json(&mut v);
-                let text = fence(name, &serde_json::to_string_pretty(&v).unwrap_or_default());
-                let truncated = text.chars().count() > MAX_OUTPUT;
-                ToolOutput {
-                    text: bounded(text),
-                    is_error: false,
-                    truncated,
-                }
+        render(name, result)
+    }
+}
+
+/// What the model sees of a tool's answer: redacted, fenced, bounded; or the error.
+fn render(name: &str, result: Answer) -> ToolOutput {
+    match result {
+        Ok(mut v) => {
+            crate::diagnosis::redact::json(&mut v);
+            let text = fence(name, &serde_json::to_string_pretty(&v).unwrap_or_default());
+            let truncated = text.chars().count() > MAX_OUTPUT;
+            ToolOutput {
+                text: bounded(text),
+                is_error: false,
+                truncated,
             }
-            Err(e) => ToolOutput {
-                text: format!("error: {e}"),
-                is_error: true,
-                truncated: false,
-            },
         }
+        Err(e) => ToolOutput {
+            text: format!("error: {e}"),
+            is_error: true,
+            truncated: false,
+        },
     }
 }
 

@@ -65,14 +65,27 @@ impl Client {
     /// Prepares a client for `target`; every request times out after `timeout`.
     pub fn connect(target: &Target, timeout: Duration) -> Result<Client, ClientError> {
         let (http, base, in_flight) = http_client(target, timeout)?;
-        Ok(Client {
+        Ok(Client::over(http, base, &target.remote, in_flight, timeout))
+    }
+
+    /// A client over an HTTP client of [`http_client`] (the administration's writer shares
+    /// its connection pool with the reads: incusd stalls a process that opens several
+    /// unix-socket connections at once).
+    pub(crate) fn over(
+        http: reqwest::Client,
+        base: String,
+        remote: &str,
+        in_flight: usize,
+        timeout: Duration,
+    ) -> Client {
+        Client {
             http,
             base,
-            remote: target.remote.clone(),
+            remote: remote.to_string(),
             requests: Arc::new(AtomicUsize::new(0)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(in_flight)),
             timeout,
-        })
+        }
     }
 
     /// The remote's name.
