@@ -16,7 +16,9 @@ rule() { # rule NAME DIR PATTERN [ALLOWED_FILE_REGEX]
 }
 rule "util imports nothing of the crate" src/util 'crate::(knowledge|diagnosis|aichat|agent|cli|config|refresh)\b'
 rule "knowledge imports only util" src/knowledge 'crate::(diagnosis|aichat|agent|cli|config|refresh)\b'
-rule "diagnosis imports util (and knowledge only in doctor.rs, snapshot.rs)" src/diagnosis 'crate::(aichat|agent|cli|config|refresh)\b|crate::knowledge\b' '^src/diagnosis/(doctor|snapshot)\.rs:'
+rule "diagnosis imports util (and knowledge only in doctor.rs, snapshot.rs)" src/diagnosis 'crate::(admin|aichat|agent|cli|config|refresh)\b|crate::knowledge\b' '^src/diagnosis/(doctor|snapshot)\.rs:'
+rule "admin imports diagnosis and util only" src/admin 'crate::(knowledge|aichat|agent|cli|config|refresh)\b'
+rule "the diagnosis path sends nothing but GET (changes go through admin::writer)" src/diagnosis '\.(post|put|patch|delete)\('
 rule "aichat never imports the agent or diagnosis" src/aichat 'crate::(agent|diagnosis|cli|config|refresh)\b'
 rule "the agent imports aichat::config only, not the CLI" src/agent 'crate::(cli|config|refresh)\b|crate::aichat::(rag|chunk|embed)\b'
 rule "nothing imports the CLI" src 'crate::cli\b' '^src/(cli/|main\.rs)'

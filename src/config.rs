@@ -48,6 +48,17 @@ pub struct Config {
     pub llm: LlmConfig,
     /// The local embedding model of hybrid search.
     pub embeddings: EmbeddingsConfig,
+    /// How changes are asked about (`--allow-changes`).
+    pub changes: ChangesConfig,
+}
+
+/// `[changes]`: how a change is asked about. There is deliberately no setting that answers
+/// yes: only a person at the terminal does.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChangesConfig {
+    /// Seconds a question waits for its answer before the change is declined [default: 120].
+    pub answer_timeout_secs: Option<u64>,
 }
 
 /// `[embeddings]`: the sentence-embedding model run in process for hybrid search.

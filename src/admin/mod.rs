@@ -9,6 +9,7 @@ pub mod audit;
 pub mod change;
 pub mod confirm;
 pub mod plan;
+pub mod request;
 pub mod writer;
 
 use serde_json::{Value, json};

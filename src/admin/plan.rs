@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::change::{Change, ConfigTarget, EvacuateMode, StateAction};
+use super::request::{config_path, enc, in_project, writable};
 use super::writer::{Method, WriteError, Writer};
 use crate::diagnosis::incus::api::{Instance, Member};
 use crate::diagnosis::incus::client::with_query;
@@ -46,66 +47,6 @@ pub struct Plan {
     /// What is read back afterwards.
     check_path: String,
     expect: Expect,
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn in_project(path: &str, project: &str) -> String {
-    if project.is_empty() || project == "default" {
-        path.to_string()
-    } else {
-        with_query(path, &[("project", project)])
-    }
-}
-
-fn on_member(path: &str, member: &Option<String>) -> String {
-    match member {
-        Some(m) => with_query(path, &[("target", m)]),
-        None => path.to_string(),
-    }
-}
-
-/// The object's writable fields, as the CLI sends them back with a `PUT`.
-fn writable(target: ConfigTarget, object: &Value) -> Value {
-    let fields: &[&str] = match target {
-        ConfigTarget::Server => &["config"],
-        ConfigTarget::Instance => &[
-            "architecture",
-            "config",
-            "devices",
-            "ephemeral",
-            "profiles",
-            "stateful",
-            "description",
-        ],
-        ConfigTarget::Profile => &["config", "description", "devices"],
-        ConfigTarget::Project | ConfigTarget::StoragePool | ConfigTarget::Network => {
-            &["config", "description"]
-        }
-    };
-    let mut out = serde_json::Map::new();
-    for f in fields {
-        if let Some(v) = object.get(*f) {
-            out.insert((*f).to_string(), v.clone());
-        }
-    }
-    Value::Object(out)
-}
-
-fn config_path(target: ConfigTarget, name: &str, member: &Option<String>, project: &str) -> String {
-    let n = enc(name);
-    match target {
-        ConfigTarget::Server => on_member("/1.0", member),
-        ConfigTarget::Instance => in_project(&format!("/1.0/instances/{n}"), project),
-        ConfigTarget::Project => format!("/1.0/projects/{n}"),
-        ConfigTarget::Profile => in_project(&format!("/1.0/profiles/{n}"), project),
-        ConfigTarget::StoragePool => on_member(&format!("/1.0/storage-pools/{n}"), member),
-        ConfigTarget::Network => {
-            on_member(&in_project(&format!("/1.0/networks/{n}"), project), member)
-        }
-    }
 }
 
 fn show(v: Option<&str>) -> String {
@@ -450,5 +391,28 @@ impl Plan {
                 seen: what,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_preview_shows_command_effects_and_request() {
+        let p = Plan {
+            command: "incus config set c1 limits.memory=300MiB".into(),
+            method: Method::Put,
+            path: "/1.0/instances/c1".into(),
+            body: json!({}),
+            if_match: Some("\"abc\"".into()),
+            affects: vec!["instance c1: limits.memory: (unset) → 300MiB".into()],
+            check_path: "/1.0/instances/c1".into(),
+            expect: Expect::Exists,
+        };
+        assert_eq!(
+            p.preview(),
+            "  incus config set c1 limits.memory=300MiB\n    - instance c1: limits.memory: (unset) → 300MiB\n  runs: PUT /1.0/instances/c1 (If-Match: the ETag read now)\n"
+        );
     }
 }

@@ -72,6 +72,15 @@ fn toolbox(
     Ok(toolbox)
 }
 
+/// Asks on the terminal, waiting as long as `[changes] answer_timeout_secs` says.
+fn terminal(ctx: &Context) -> Box<dyn Confirm> {
+    let mut t = Terminal::default();
+    if let Some(secs) = ctx.config.changes.answer_timeout_secs {
+        t.timeout = std::time::Duration::from_secs(secs.max(1));
+    }
+    Box::new(t)
+}
+
 /// The model configured in `[llm]` or named with `--model CLIENT:MODEL`; `None` when no model
 /// is configured.
 fn resolve_llm(cfg: &LlmConfig, model_flag: Option<&str>) -> Result<Option<Llm>, LlmError> {
@@ -94,12 +103,7 @@ fn resolve_llm(cfg: &LlmConfig, model_flag: Option<&str>) -> Result<Option<Llm>,
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
-    let toolbox = toolbox(
-        ctx,
-        &args.remote,
-        args.allow_changes,
-        Box::new(Terminal::default()),
-    )?;
+    let toolbox = toolbox(ctx, &args.remote, args.allow_changes, terminal(ctx))?;
     let llm = resolve_llm(&ctx.config.llm, args.model.as_deref())
         .map_err(|e| Failure::new(exit::FAILURE, e))?;
     let limits = Limits {
@@ -212,12 +216,7 @@ pub struct ToolArgs {
 }
 
 pub async fn tool(ctx: &Context, args: &ToolArgs) -> Result<u8, Failure> {
-    let mut toolbox = toolbox(
-        ctx,
-        &args.remote,
-        args.allow_changes,
-        Box::new(Terminal::default()),
-    )?;
+    let mut toolbox = toolbox(ctx, &args.remote, args.allow_changes, terminal(ctx))?;
     let parsed: Value = serde_json::from_str(&args.arguments)
         .map_err(|e| Failure::new(exit::FAILURE, format!("arguments are not JSON: {e}")))?;
     crate::outln!("{}", toolbox.call(&args.name, &parsed).await);

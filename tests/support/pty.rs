@@ -79,14 +79,16 @@ pub async fn run_on_pty(cmd: &Command, mut answer: impl FnMut(usize) -> String) 
         // A terminal answers "where is the cursor?" (ESC [6n), as crossterm asks it.
         while screen.matches("\u{1b}[6n").count() > cursor_queries {
             cursor_queries += 1;
-            stdin.write_all(b"\x1b[1;1R").await.unwrap();
-            stdin.flush().await.unwrap();
+            let _ = stdin.write_all(b"\x1b[1;1R").await;
+            let _ = stdin.flush().await;
         }
         while screen.matches("[y/N]").count() > questions {
             questions += 1;
             let typed = answer(questions);
-            stdin.write_all(typed.as_bytes()).await.unwrap();
-            stdin.flush().await.unwrap();
+            // The command may have ended meanwhile (its question timed out): the assertions on
+            // the screen say so.
+            let _ = stdin.write_all(typed.as_bytes()).await;
+            let _ = stdin.flush().await;
         }
         assert!(
             started.elapsed() < Duration::from_secs(180),
@@ -106,14 +108,23 @@ pub async fn run_on_pty(cmd: &Command, mut answer: impl FnMut(usize) -> String) 
 
 /// Runs `cmd` in a new session without a controlling terminal, stdin empty.
 pub async fn run_without_terminal(cmd: &Command) -> Run {
+    run_without_terminal_fed(cmd, "").await
+}
+
+/// [`run_without_terminal`] with `input` piped to stdin.
+pub async fn run_without_terminal_fed(cmd: &Command, input: &str) -> Run {
     let (line, envs) = parts(cmd);
-    tokio::process::Command::new("setsid")
+    let mut child = tokio::process::Command::new("setsid")
         .args(["-w", "sh", "-c", &format!("exec {line}")])
         .env_clear()
         .envs(envs)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("setsid")
-        .into()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setsid");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    child.wait_with_output().await.expect("setsid").into()
 }
