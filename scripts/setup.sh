@@ -20,6 +20,8 @@ command -v python3 >/dev/null || need+=(python3)
 [ -x /usr/bin/time ] || need+=(time)
 command -v ss >/dev/null || need+=(iproute2)
 command -v setsid >/dev/null || need+=(util-linux)
+# `script` runs the administration tests on a real pseudo-terminal.
+command -v script >/dev/null || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { log "need root to install: ${need[*]}"; exit 1; }
     log "installing: ${need[*]}"
