@@ -8,6 +8,8 @@
 //!
 //! Usage: cargo run --release --example bench -- [--shared DIR] [--bin target/release/incus-ai]
 
+#[path = "support/bench_admin.rs"]
+mod admin;
 #[path = "../tests/support/http.rs"]
 mod http;
 #[path = "support/bench_hybrid.rs"]
@@ -322,6 +324,7 @@ async fn doctor_live() {
         review.findings,
         status("review", review.p50() < Duration::from_secs(3), "< 3 s")
     );
+    admin::admin_live(&socket).await;
     harness(&["kill", "m2"]);
     let waited = harness(&["wait", "m2", "Offline", "60"]);
     if waited.status.success() {

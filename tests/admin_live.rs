@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use support::cluster::Cluster;
 use support::http::Server;
 use support::openai::{self, State, Turn};
-use support::pty::{run_on_pty, run_without_terminal, run_without_terminal_fed};
+use support::pty::{run_on_pty, run_on_pty_at, run_without_terminal, run_without_terminal_fed};
 use support::{Env, Run};
 
 struct World {
@@ -311,6 +311,15 @@ async fn changes_run_only_on_a_persons_yes() {
     assert!(w.told().contains("interrupted"), "{}", w.told());
     assert!(w.c1_config().get("limits.memory").is_none());
 
+    // 4b. Ctrl-C outside a question still ends `ask` (here: waiting for the next question).
+    let pty = run_on_pty_at(
+        &w.cmd(&["ask", "--allow-changes"]),
+        "one question per line",
+        |_| "\u{3}".into(),
+    )
+    .await;
+    assert_eq!(pty.code, 130, "{}", pty.screen);
+
     // 5. A yes: exactly that one change, verified, and the cluster's events show only it.
     w.script(vec![set_300.clone()]);
     let (pty, events) = lifecycle(
@@ -474,6 +483,51 @@ async fn changes_run_only_on_a_persons_yes() {
         }
         assert_eq!(w.query(path)[field], value, "{tool}");
     }
+    // A warning (incusd's own start-up warnings on this machine) is acknowledged on a yes,
+    // then put back as it was.
+    let warnings = w.query("/1.0/warnings?recursion=1");
+    let uuid = warnings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["status"] == "new")
+        .and_then(|x| x["uuid"].as_str())
+        .expect("incusd's start-up warnings (no AppArmor, no blkio) on this machine")
+        .to_string();
+    let screen = w
+        .tool_on_pty("acknowledge_warning", json!({"uuid": uuid}), "y\n")
+        .await;
+    assert!(screen.contains("→ acknowledged"), "{screen}");
+    assert!(
+        screen.contains("\"verified\": \"status acknowledged\""),
+        "{screen}"
+    );
+    let path = format!("/1.0/warnings/{uuid}");
+    assert_eq!(w.query(&path)["status"], "acknowledged");
+    w.cluster.ok(&[
+        "query",
+        "-X",
+        "PUT",
+        &path,
+        "--data",
+        r#"{"status": "new"}"#,
+    ]);
+    // The test image has no source to refresh from: Incus says so, and so does the result.
+    let fingerprint = w.query("/1.0/images?recursion=1")[0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let screen = w
+        .tool_on_pty("refresh_image", json!({"fingerprint": fingerprint}), "y\n")
+        .await;
+    assert!(
+        screen.contains(&format!("incus image refresh {fingerprint}")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("approved but did not succeed") && screen.contains("source"),
+        "{screen}"
+    );
     // A move copies the instance between members; where the cluster cannot (this sandbox's
     // rsync between daemons fails, as `incus move` does), the failure is reported, not hidden.
     let to = |m: &str| json!({"instance": "stopped1", "member": m});

@@ -6,10 +6,60 @@ use std::future::Future;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a question waits for its answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Whether a question is on the terminal now (Ctrl-C then declines it).
+static ASKING: AtomicBool = AtomicBool::new(false);
+/// When the last question ended, in milliseconds since [`EPOCH`]: the Ctrl-C that ended it
+/// reaches the watcher too, a moment later.
+static LAST_ENDED: AtomicU64 = AtomicU64::new(0);
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+fn millis() -> u64 {
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// Ctrl-C outside a question ends the process as it would without incus-ai's questions
+/// (exit 130): once a question has watched for Ctrl-C, the process keeps receiving it. Call
+/// once, from a runtime, in commands that may ask.
+pub fn exit_on_interrupt_outside_questions() {
+    let Ok(mut interrupt) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    else {
+        return;
+    };
+    millis();
+    tokio::spawn(async move {
+        while interrupt.recv().await.is_some() {
+            let ended = LAST_ENDED.load(Ordering::SeqCst);
+            let just_asked = ended > 0 && millis().saturating_sub(ended) < 1000;
+            if !ASKING.load(Ordering::SeqCst) && !just_asked {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// Marks a question on the terminal for as long as it lives.
+struct Asking;
+
+impl Asking {
+    fn start() -> Asking {
+        ASKING.store(true, Ordering::SeqCst);
+        Asking
+    }
+}
+
+impl Drop for Asking {
+    fn drop(&mut self) {
+        LAST_ENDED.store(millis().max(1), Ordering::SeqCst);
+        ASKING.store(false, Ordering::SeqCst);
+    }
+}
 
 /// What the person decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +137,7 @@ impl Confirm for Terminal {
                     ));
                 }
             };
+            let _asking = Asking::start();
             // Ctrl-C during the question declines it (registered before the question shows).
             let mut interrupt =
                 match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {

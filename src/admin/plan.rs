@@ -77,7 +77,24 @@ impl Plan {
                 let instances: Vec<Instance> = w
                     .read_as("/1.0/instances?recursion=1&all-projects=true")
                     .await?;
-                let mut affects = vec![format!("member {member}: {:?} → Evacuated", m.status)];
+                let members: Vec<Member> = w.read_as("/1.0/cluster/members?recursion=1").await?;
+                let others: Vec<&str> = members
+                    .iter()
+                    .filter(|o| {
+                        &o.server_name != member
+                            && o.status == crate::diagnosis::incus::api::MemberStatus::Online
+                    })
+                    .map(|o| o.server_name.as_str())
+                    .collect();
+                let mut affects = vec![format!(
+                    "member {member}: {:?} → Evacuated; instances that move go to {} (Incus picks)",
+                    m.status,
+                    if others.is_empty() {
+                        "no other online member".to_string()
+                    } else {
+                        others.join(" or ")
+                    }
+                )];
                 for i in instances.iter().filter(|i| &i.location == member) {
                     let word = match mode {
                         Some(m) => m.as_str(),

@@ -45,10 +45,17 @@ pub struct Server {
 impl Server {
     /// A server over `toolbox` (its change tools are listed when it has them).
     pub fn new(toolbox: Toolbox) -> Server {
+        Server::sharing(toolbox, Arc::default())
+    }
+
+    /// [`Server::new`] keeping changes that wait for an answer in `pending`, shared by every
+    /// server of one HTTP endpoint (a stateless 2026-07-28 client may send the second round to
+    /// another session).
+    pub fn sharing(toolbox: Toolbox, pending: Arc<std::sync::Mutex<Pending>>) -> Server {
         Server {
             changes: toolbox.changes_offered(),
             toolbox: Arc::new(Mutex::new(toolbox)),
-            pending: Arc::default(),
+            pending,
         }
     }
 }

@@ -58,8 +58,9 @@ pub async fn serve(
         host,
     ]);
     let toolbox = Arc::new(toolbox);
+    let pending = Arc::default();
     let service = StreamableHttpService::new(
-        move || Ok(Server::new(toolbox())),
+        move || Ok(Server::sharing(toolbox(), Arc::clone(&pending))),
         Arc::new(LocalSessionManager::default()),
         config,
     );

@@ -50,6 +50,7 @@ fn toolbox(
 ) -> Result<Toolbox, Failure> {
     let audit = Audit::in_data_dir(&ctx.data.root);
     if allow_changes {
+        crate::admin::confirm::exit_on_interrupt_outside_questions();
         // One connection pool for the reads and the changes.
         let writer = remote.writer()?;
         let client = writer.reader().clone();

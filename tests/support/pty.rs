@@ -45,7 +45,16 @@ fn parts(cmd: &Command) -> (String, Vec<(String, String)>) {
 
 /// Runs `cmd` on a pseudo-terminal. Each time a `[y/N]` question appears, `answer(n)` (n from
 /// 1) gives what to type (e.g. `"y\n"`, `"\u{3}"` for Ctrl-C); it may change the world first.
-pub async fn run_on_pty(cmd: &Command, mut answer: impl FnMut(usize) -> String) -> PtyRun {
+pub async fn run_on_pty(cmd: &Command, answer: impl FnMut(usize) -> String) -> PtyRun {
+    run_on_pty_at(cmd, "[y/N]", answer).await
+}
+
+/// [`run_on_pty`], answering each time `marker` appears.
+pub async fn run_on_pty_at(
+    cmd: &Command,
+    marker: &str,
+    mut answer: impl FnMut(usize) -> String,
+) -> PtyRun {
     let (line, envs) = parts(cmd);
     let mut child = tokio::process::Command::new("script")
         .args([
@@ -82,7 +91,7 @@ pub async fn run_on_pty(cmd: &Command, mut answer: impl FnMut(usize) -> String) 
             let _ = stdin.write_all(b"\x1b[1;1R").await;
             let _ = stdin.flush().await;
         }
-        while screen.matches("[y/N]").count() > questions {
+        while screen.matches(marker).count() > questions {
             questions += 1;
             let typed = answer(questions);
             // The command may have ended meanwhile (its question timed out): the assertions on
