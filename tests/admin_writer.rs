@@ -259,3 +259,27 @@ async fn an_object_that_cannot_be_read_is_not_proposed() {
     assert!(sent(&w).iter().all(|(m, _)| m == "GET"));
     assert_eq!(w.audit.read().unwrap()[0].decision, Verdict::Refused);
 }
+
+#[tokio::test]
+async fn no_change_runs_that_cannot_be_written_down() {
+    let mut w = world(Mode::Honest, Decision::Approved).await;
+    let not_a_dir = w._dir.path().join("file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let target = Target {
+        remote: "local".into(),
+        endpoint: Endpoint::Unix(w._dir.path().join("incus.socket")),
+        project: None,
+    };
+    let writer = Writer::connect(&target, Duration::from_secs(5)).unwrap();
+    w.changes = Changes::new(
+        writer,
+        Box::new(Fixed(Decision::Approved)),
+        Audit::in_data_dir(&not_a_dir),
+    );
+    let e = propose(&mut w).await.unwrap_err();
+    assert!(
+        e.contains("no change runs without being written down"),
+        "{e}"
+    );
+    assert!(sent(&w).is_empty(), "{:?}", sent(&w));
+}

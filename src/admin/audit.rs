@@ -130,6 +130,23 @@ impl Audit {
         &self.path
     }
 
+    /// Whether lines can be appended (no change runs that could not be written down).
+    pub fn writable(&self) -> Result<(), AuditError> {
+        let io = |source| AuditError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map(drop)
+            .map_err(io)
+    }
+
     /// Appends one line, secrets removed (`secret`: a value to blank wherever it appears).
     pub fn record(&self, entry: &Entry, secret: Option<&str>) -> Result<(), AuditError> {
         let mut v = serde_json::to_value(entry).unwrap_or_default();

@@ -113,6 +113,11 @@ impl Changes {
         arguments: &Value,
         change: Change,
     ) -> Result<Prepared, String> {
+        if let Err(e) = self.audit.writable() {
+            return Err(format!(
+                "{e}; no change runs without being written down, nothing was changed"
+            ));
+        }
         let secret = change.secret().map(str::to_string);
         let mut entry = Entry::new(
             self.writer.remote(),

@@ -126,6 +126,8 @@ impl ServerHandler for Server {
             .arguments
             .map(Value::Object)
             .unwrap_or_else(|| json!({}));
+        // Each call is its own question: the client's user is asked about every change.
+        toolbox.begin_question("(a call from the MCP client)");
         let way = Asking::of(&context);
         match &way {
             Asking::Rounds => toolbox.set_deferring(true),

@@ -2,12 +2,12 @@
 //! [`Change`](crate::admin::change::Change) and proposes it; a person decides
 //! ([`crate::admin::Changes::propose`]). They are offered only with `--allow-changes`.
 
+use serde_json::{Value, json};
+
 use super::change_args::{
     AcknowledgeWarning, CreateSnapshot, EvacuateMember, InstanceAction, MoveInstance, RefreshImage,
     RestoreMember, SetConfig,
 };
-use serde_json::{Value, json};
-
 use super::{Answer, ToolOutput, Toolbox, render};
 use crate::admin::audit::{Audit, Entry, Verdict};
 use crate::admin::change::{Change, ConfigTarget, StateAction};
