@@ -69,6 +69,20 @@ pub enum ConfigTarget {
     Network,
 }
 
+impl ConfigTarget {
+    /// The word of the tool's argument (`storage-pool`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigTarget::Server => "server",
+            ConfigTarget::Instance => "instance",
+            ConfigTarget::Project => "project",
+            ConfigTarget::Profile => "profile",
+            ConfigTarget::StoragePool => "storage-pool",
+            ConfigTarget::Network => "network",
+        }
+    }
+}
+
 /// An instance's state change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -236,10 +236,7 @@ impl Plan {
                     },
                     t => format!(
                         "{} {name}{}",
-                        serde_json::to_value(t)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
+                        t.as_str(),
                         member
                             .as_deref()
                             .map(|m| format!(" on {m}"))

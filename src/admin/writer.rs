@@ -168,13 +168,7 @@ impl Writer {
         &self,
         path: &str,
     ) -> Result<T, WriteError> {
-        let (v, _) = self.read(path).await?;
-        serde_json::from_value(v).map_err(|e| {
-            WriteError::Client(ClientError::Decode {
-                path: path.to_string(),
-                detail: e.to_string(),
-            })
-        })
+        Ok(self.reader.get(path).await?)
     }
 
     /// Sends one change; `if_match` makes the server refuse it when the object changed.

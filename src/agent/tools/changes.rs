@@ -189,13 +189,7 @@ pub async fn set_config(tb: &mut Toolbox, a: SetConfig) -> Answer {
         (ConfigTarget::Server, _) => String::new(),
         (_, Some(n)) => n.0,
         (t, None) => {
-            return Err(format!(
-                "set_config on {} needs its name",
-                serde_json::to_value(t)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            ));
+            return Err(format!("set_config on {} needs its name", t.as_str()));
         }
     };
     if a.member.is_some()
