@@ -212,10 +212,19 @@ impl Default for SearchConfig {
     }
 }
 
+/// Largest configuration file read.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
 impl Config {
     /// Loads the file; a missing file gives the defaults unless it was named explicitly.
     pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
+        // Read as every other input: a regular file (a FIFO or device is refused, not waited
+        // on), bounded.
+        let read = crate::util::fsx::read_regular(path, MAX_CONFIG_BYTES).and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+        });
+        let text = match read {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
                 return Ok(Config::default());
@@ -247,6 +256,29 @@ mod tests {
             vec![DEFAULT_DOCS_SITE]
         );
         assert!(Config::load(&p, true).is_err());
+    }
+
+    #[test]
+    fn only_regular_bounded_files_are_read() {
+        for special in ["/dev/zero", "/dev/null"] {
+            let e = Config::load(Path::new(special), true)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(special) && e.contains("not a regular file"),
+                "{e}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.toml");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = Config::load(&fifo, true).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_CONFIG_BYTES + 1]).unwrap();
+        let e = Config::load(&big, true).unwrap_err().to_string();
+        assert!(e.contains("larger than"), "{e}");
     }
 
     #[test]

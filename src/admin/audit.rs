@@ -150,12 +150,12 @@ impl Audit {
     /// Appends one line, secrets removed (`secret`: a value to blank wherever it appears).
     pub fn record(&self, entry: &Entry, secret: Option<&str>) -> Result<(), AuditError> {
         let mut v = serde_json::to_value(entry).unwrap_or_default();
-        crate::diagnosis::redact::json(&mut v);
+        crate::util::redact::json(&mut v);
         let mut line = serde_json::to_string(&v).unwrap_or_default();
         if let Some(s) = secret.filter(|s| !s.is_empty()) {
             let quoted = serde_json::to_string(s).unwrap_or_default();
             let inner = &quoted[1..quoted.len() - 1];
-            line = line.replace(inner, crate::diagnosis::redact::REDACTED);
+            line = line.replace(inner, crate::util::redact::REDACTED);
         }
         line.push('\n');
         let io = |source| AuditError::Io {

@@ -313,7 +313,7 @@ impl Change {
     pub fn secret(&self) -> Option<&str> {
         match self {
             Change::SetConfig { key, value, .. }
-                if !value.is_empty() && crate::diagnosis::redact::is_secret_key(key) =>
+                if !value.is_empty() && crate::util::redact::is_secret_key(key) =>
             {
                 Some(value)
             }

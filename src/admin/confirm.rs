@@ -147,8 +147,11 @@ impl Confirm for Terminal {
             // Whatever was typed before the question cannot answer it.
             let mut junk = [0u8; 256];
             while matches!(tty.read(&mut junk), Ok(n) if n > 0) {}
-            let question =
-                format!("\nincus-ai wants to make this change:\n{preview}Run it? [y/N] ");
+            // Whatever reaches the terminal before the question carries no terminal controls.
+            let question = crate::util::out::clean(&format!(
+                "\nincus-ai wants to make this change:\n{preview}Run it? [y/N] "
+            ))
+            .into_owned();
             if tty
                 .write_all(question.as_bytes())
                 .and_then(|_| tty.flush())

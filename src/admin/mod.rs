@@ -52,7 +52,7 @@ impl std::fmt::Debug for Changes {
 
 fn blank(text: &str, secret: Option<&str>) -> String {
     match secret.filter(|s| !s.is_empty()) {
-        Some(s) => text.replace(s, crate::diagnosis::redact::REDACTED),
+        Some(s) => text.replace(s, crate::util::redact::REDACTED),
         None => text.to_string(),
     }
 }

@@ -346,14 +346,17 @@ impl Plan {
 
     /// The preview a person reads before saying yes.
     pub fn preview(&self) -> String {
-        let mut out = format!("  {}\n", self.command);
+        // Every part may quote the cluster or the model: shown with its controls escaped, so
+        // that no value can erase a line or add one.
+        let shown = crate::util::out::visible;
+        let mut out = format!("  {}\n", shown(&self.command));
         for a in &self.affects {
-            out.push_str(&format!("    - {a}\n"));
+            out.push_str(&format!("    - {}\n", shown(a)));
         }
         out.push_str(&format!(
             "  runs: {} {}{}\n",
             self.method.as_str(),
-            self.path,
+            shown(&self.path),
             if self.if_match.is_some() {
                 " (If-Match: the ETag read now)"
             } else {

@@ -275,7 +275,7 @@ impl Session {
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Answer, LlmError> {
         let mut snap = snapshot(findings);
-        crate::diagnosis::redact::json(&mut snap);
+        crate::util::redact::json(&mut snap);
         let first = format!(
             "Health snapshot from incus-ai's checks ({} finding(s){}):\n{}\n\nQuestion: {question}",
             findings.len(),

@@ -122,17 +122,28 @@ pub fn install(
         ))
     })?;
     parsed.endpoint(&id, Some("embedding"), config_file)?;
+    // Edited where it really is (through a link into a dotfiles repository), with its mode
+    // and owner; the backup (it holds the admin's API keys) gets the same. The new file is
+    // staged first, so a file that cannot be written leaves nothing behind, backup included.
+    let real = crate::util::fsx::resolve(config_file);
+    let original = std::fs::metadata(&real).ok();
+    let staged = crate::util::fsx::write_temp_like(&real, new.as_bytes(), original.as_ref())
+        .map_err(|e| err(format!("cannot write {}: {e}", real.display())))?;
     let backup = if text.is_empty() {
         None
     } else {
         let b = config_file.with_extension("yaml.incus-ai.bak");
-        std::fs::write(&b, &text).map_err(|e| err(format!("backup {}: {e}", b.display())))?;
+        crate::util::fsx::write_temp_like(&b, text.as_bytes(), original.as_ref())
+            .and_then(|t| t.persist(&b).map_err(|e| e.error))
+            .map_err(|e| err(format!("backup {}: {e}", b.display())))?;
         Some(b)
     };
-    if let Some(parent) = config_file.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
+    if let Err(e) = staged.persist(&real) {
+        if let Some(b) = &backup {
+            let _ = std::fs::remove_file(b);
+        }
+        return Err(err(format!("cannot write {}: {}", real.display(), e.error)));
     }
-    crate::util::fsx::write_atomic(config_file, new.as_bytes()).map_err(|e| err(e.to_string()))?;
     Ok(LocalClient {
         model: id,
         backup,

@@ -1,7 +1,9 @@
 //! `incus-ai serve`: the local embedding model behind an OpenAI-compatible endpoint, so AIChat
 //! embeds its users' questions with the model that embedded the RAG's chunks, and no other
-//! model server is needed. `POST /v1/embeddings` and `GET /v1/models`; loopback only; bodies,
-//! batches and inputs are bounded; bad requests get a 4xx with an OpenAI-style error.
+//! model server is needed. `POST /v1/embeddings` and `GET /v1/models`; loopback only, for
+//! this machine's programs (not web pages: `Host` and `Origin` are checked); connections,
+//! queued requests, bodies, batches and inputs are bounded; bad requests get a 4xx with an
+//! OpenAI-style error.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,8 +13,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
@@ -28,6 +28,9 @@ const MAX_DRAIN: usize = 64 << 20;
 pub const MAX_BATCH: usize = 64;
 /// Longest single input, in bytes (the model reads 256 tokens; the rest is cut anyway).
 pub const MAX_INPUT_BYTES: usize = 64 << 10;
+/// Requests admitted at once (one embeds, the others wait with their bodies read); one more
+/// is answered 503 before its body is read, so waiting work holds at most this many bodies.
+pub const MAX_QUEUED: usize = 8;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,8 @@ pub struct Served {
     id: String,
     /// One embedding at a time: the model already uses every core.
     busy: Semaphore,
+    /// Requests admitted (waiting or embedding).
+    admitted: Semaphore,
 }
 
 impl Served {
@@ -65,6 +70,7 @@ impl Served {
             model,
             id,
             busy: Semaphore::new(1),
+            admitted: Semaphore::new(MAX_QUEUED),
         }
     }
 }
@@ -105,7 +111,14 @@ fn json(status: StatusCode, v: &serde_json::Value) -> Response<Full<Bytes>> {
 }
 
 /// What one request gets.
-async fn answer(served: Arc<Served>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer(
+    served: Arc<Served>,
+    bound: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    if let Err(crate::util::httpd::Foreign(why)) = crate::util::httpd::check_local(&req, bound) {
+        return error(StatusCode::FORBIDDEN, "invalid_request_error", why);
+    }
     let path = req.uri().path().trim_end_matches('/').to_string();
     match (req.method(), path.as_str()) {
         (&Method::GET, "/v1/models" | "/models") => json(
@@ -178,6 +191,18 @@ async fn read_body(mut body: Incoming) -> Result<Vec<u8>, Option<hyper::Error>> 
 
 async fn embeddings(served: Arc<Served>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let bad = |m: String| error(StatusCode::BAD_REQUEST, "invalid_request_error", m);
+    let Ok(_admitted) = served.admitted.try_acquire() else {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            format!("{MAX_QUEUED} requests are waiting for the model; try again shortly"),
+        );
+        r.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static("1"),
+        );
+        return r;
+    };
     let body = match read_body(req.into_body()).await {
         Ok(b) => b,
         Err(None) => {
@@ -283,28 +308,18 @@ pub async fn serve(
         .map_err(|source| ServeError::Bind { addr, source })?;
     ready(bound);
     let served = Arc::new(served);
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("serve: accept failed: {e}");
-                continue;
-            }
-        };
+    let service = hyper::service::service_fn(move |req| {
         let served = served.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let served = served.clone();
-                async move { Ok::<_, Infallible>(answer(served, req).await) }
-            });
-            if let Err(e) = Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), svc)
-                .await
-            {
-                tracing::debug!("serve: connection ended: {e}");
-            }
-        });
-    }
+        async move { Ok::<_, Infallible>(answer(served, bound, req).await) }
+    });
+    crate::util::httpd::run(
+        listener,
+        crate::util::httpd::Limits::default(),
+        "serve",
+        service,
+    )
+    .await;
+    Ok(())
 }
 
 #[cfg(test)]

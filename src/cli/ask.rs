@@ -185,11 +185,32 @@ pub async fn mcp(ctx: &Context, args: &McpArgs) -> Result<u8, Failure> {
             .map_err(|e| Failure::new(exit::FAILURE, format!("MCP over stdio: {e}")))?;
         return Ok(exit::OK);
     };
-    // Each HTTP session gets its own toolbox over the same clients and index.
+    // Each HTTP session gets its own toolbox over the same clients and index; only requests
+    // with the admin's token may be offered changes.
     let quiet = ctx.quiet;
+    let changes = if args.allow_changes {
+        let path = ctx.data.mcp_token();
+        let (token, created) = crate::util::token::load_or_create(&path)
+            .map_err(|e| Failure::new(exit::FAILURE, format!("mcp --allow-changes: {e}")))?;
+        // The token itself is never printed (stderr may be a journal): it is read from the file.
+        if !quiet || created {
+            crate::errln!(
+                "incus-ai mcp: change tools only for requests with `Authorization: Bearer <token>`, the token being the content of {} ({}mode 0600); other clients get the read-only tools",
+                path.display(),
+                if created { "made now, " } else { "" }
+            );
+        }
+        let sibling = toolbox.sibling();
+        let make: Box<dyn Fn() -> crate::agent::tools::Toolbox + Send + Sync> =
+            Box::new(move || sibling.sibling());
+        Some((token, make))
+    } else {
+        None
+    };
     crate::agent::mcp_http::serve(
         addr,
-        move || toolbox.sibling(),
+        move || toolbox.sibling_read_only(),
+        changes,
         |bound| {
             if !quiet {
                 crate::errln!("incus-ai mcp: serving MCP on http://{bound}/mcp");

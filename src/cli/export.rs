@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use super::{Context, Failure, exit, print_json};
 use crate::aichat::rag::{self as export, ExportError, ExportOptions, ExportReport};
-use crate::util::lock::RunLock;
 
 impl From<ExportError> for Failure {
     fn from(e: ExportError) -> Self {
@@ -134,7 +133,7 @@ pub async fn run(ctx: &Context, target: &Target) -> Result<u8, Failure> {
         Target::Aichat(a) => a,
         Target::AichatAgent(a) => return agent(ctx, a),
     };
-    let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
+    let _lock = ctx.data.lock(Duration::from_secs(args.wait))?;
     let report = export::export(&ctx.data, &args.aichat.options(ctx)?).await?;
     if args.json {
         print_json(&report);

@@ -5,7 +5,6 @@ use std::time::Duration;
 use super::{Context, Failure, exit, print_json};
 use crate::knowledge::index::build::{IndexReport, update};
 use crate::knowledge::index::dense::DenseReport;
-use crate::util::lock::RunLock;
 
 /// Options of `index`.
 #[derive(Debug, clap::Args)]
@@ -56,7 +55,7 @@ fn describe_dense(d: &DenseReport) -> String {
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
-    let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
+    let _lock = ctx.data.lock(Duration::from_secs(args.wait))?;
     let report = update(&ctx.data, &ctx.index_options())?;
     if let Some(h) = &report.healed {
         crate::errln!("incus-ai: warning: {h}");

@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::{Context, Failure, exit, print_json};
 use crate::knowledge::mirror::{self, CollectionReport, MirrorOptions};
 use crate::knowledge::sources::{FetchContext, Source};
-use crate::util::lock::RunLock;
 
 /// Where the docs and notes come from (`mirror` and `refresh`).
 #[derive(Debug, Clone, clap::Args)]
@@ -141,7 +140,7 @@ pub fn first_failure(reports: &[CollectionReport]) -> Option<Failure> {
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
-    let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
+    let _lock = ctx.data.lock(Duration::from_secs(args.wait))?;
     let opts = options(ctx, &args.source).await?;
     let reports = mirror::run(&ctx.data, &opts).await;
     print_warnings(&reports);

@@ -181,6 +181,9 @@ impl Context {
 
 impl Cli {
     fn context(&self) -> Result<Context, Failure> {
+        if let Some(problem) = paths::home_problem() {
+            return Err(Failure::new(exit::FAILURE, problem));
+        }
         let (path, explicit) = match &self.config {
             Some(p) => (p.clone(), true),
             None => (paths::default_config_file(), false),

@@ -6,7 +6,6 @@ use super::export::AichatOptions;
 use super::mirror::SourceArgs;
 use super::{Context, Failure, exit, print_json};
 use crate::refresh::{self, RefreshError};
-use crate::util::lock::RunLock;
 
 impl From<RefreshError> for Failure {
     fn from(e: RefreshError) -> Self {
@@ -33,7 +32,7 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
-    let _lock = RunLock::acquire(&ctx.data.lock_file(), Duration::from_secs(args.wait))?;
+    let _lock = ctx.data.lock(Duration::from_secs(args.wait))?;
     // The installation as it is now, into the notes this run indexes (when a server answers).
     let snapshot = installation_snapshot(ctx).await;
     let mirror = super::mirror::options(ctx, &args.source).await?;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::diagnosis::cluster::ClusterState;
 use crate::diagnosis::incus::api::ConfigMap;
-use crate::diagnosis::redact;
+use crate::util::redact;
 
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     out.push_str(&crate::knowledge::markdown::table(header, rows));
@@ -295,7 +295,9 @@ pub fn render(st: &ClusterState, taken: &str) -> String {
     ] {
         section(&mut out, st);
     }
-    out
+    // Values were redacted by their keys above; this catches secrets in any other text
+    // (descriptions, addresses, sources, evidence).
+    redact::text(&out).into_owned()
 }
 
 /// The line of a snapshot that changes on every run (left out when comparing).

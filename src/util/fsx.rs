@@ -174,6 +174,41 @@ pub fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<tempfile::NamedTempFi
     Ok(tmp)
 }
 
+/// The file `path` names, through its symbolic links (`path` itself when it does not exist):
+/// what is edited when an admin keeps a file in a dotfiles repository and links it.
+pub fn resolve(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    // A link to a file not made yet is followed too (at most 40 links, as the kernel does).
+    for _ in 0..40 {
+        match std::fs::read_link(&p) {
+            Ok(target) => p = p.parent().unwrap_or(Path::new("/")).join(target),
+            Err(_) => break,
+        }
+    }
+    std::fs::canonicalize(&p).unwrap_or(p)
+}
+
+/// [`write_temp`] with the mode and owner of `like` (a file being replaced or backed up), so
+/// that a file holding secrets never becomes readable by more people than before. New files
+/// are private (0600).
+pub fn write_temp_like(
+    path: &Path,
+    bytes: &[u8],
+    like: Option<&std::fs::Metadata>,
+) -> io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = write_temp(path, bytes)?;
+    if let Some(m) = like {
+        let f = tmp.as_file();
+        let now = f.metadata()?;
+        if (now.uid(), now.gid()) != (m.uid(), m.gid()) {
+            std::os::unix::fs::fchown(f, Some(m.uid()), Some(m.gid()))?;
+        }
+        f.set_permissions(std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
+    }
+    Ok(tmp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +285,34 @@ mod tests {
         let e = gunzip_capped(&bytes, 1 << 20).unwrap_err();
         assert!(e.to_string().contains("larger than 1048576 bytes"), "{e}");
         assert_eq!(gunzip_capped(&bytes, 11 << 20).unwrap().len(), 10 << 20);
+    }
+
+    #[test]
+    fn replacements_keep_mode_and_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let like = std::fs::metadata(&p).unwrap();
+        write_temp_like(&p, b"new", Some(&like))
+            .unwrap()
+            .persist(&p)
+            .unwrap();
+        let m = std::fs::metadata(&p).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o640);
+        let fresh = d.path().join("g");
+        write_temp_like(&fresh, b"x", None)
+            .unwrap()
+            .persist(&fresh)
+            .unwrap();
+        let m = std::fs::metadata(&fresh).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        std::os::unix::fs::symlink(&p, d.path().join("link")).unwrap();
+        assert_eq!(
+            resolve(&d.path().join("link")),
+            std::fs::canonicalize(&p).unwrap()
+        );
     }
 
     #[test]

@@ -23,6 +23,22 @@ pub fn clean(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// `s` on one line with every control character shown as an escape (`\n`, `\u{1b}`): what a
+/// person must read exactly (a change's preview) can neither hide text nor add lines.
+pub fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if forbidden(c) => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `s` on one line without control characters (for error messages built from outside text).
 pub fn one_line(s: &str) -> String {
     clean(&s.replace(['\n', '\r', '\t'], " ")).into_owned()
@@ -91,5 +107,9 @@ mod tests {
         assert_eq!(clean("a\u{1b}[8mhidden\u{1b}[0m b"), "a[8mhidden[0m b");
         assert_eq!(clean("x\u{9b}31m y\u{202e}z\r"), "x31m yz");
         assert_eq!(one_line("a\nb\u{1b}c"), "a bc");
+        assert_eq!(
+            visible("x\u{1b}[1A\u{1b}[2K\nincus y\u{202e}"),
+            "x\\u{1b}[1A\\u{1b}[2K\\nincus y\\u{202e}"
+        );
     }
 }

@@ -32,6 +32,14 @@ impl Toolbox {
         t
     }
 
+    /// [`Toolbox::sibling`] without the change tools (an MCP session that did not show the
+    /// admin's token); calls to them are refused and written down.
+    pub fn sibling_read_only(&self) -> Toolbox {
+        let mut t = self.sibling();
+        t.changes = None;
+        t
+    }
+
     /// Who is asked about changes from now on.
     pub fn set_confirm(&mut self, confirm: Box<dyn Confirm>) {
         if let Some(c) = &mut self.changes {

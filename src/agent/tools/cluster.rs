@@ -14,12 +14,12 @@ pub async fn overview(tb: &mut Toolbox, _: NoArgs) -> Answer {
 }
 
 pub async fn list_operations(tb: &mut Toolbox, _: NoArgs) -> Answer {
-    Ok(json!(tb.state().await?.operations))
+    Ok(json!(tb.state_with("/1.0/operations").await?.operations))
 }
 
 pub async fn get_member(tb: &mut Toolbox, a: GetMember) -> Answer {
     let name = a.name.0;
-    let st = tb.state().await?;
+    let st = tb.state_with("/1.0/cluster/members").await?;
     let m = st.member(&name).ok_or_else(|| {
         format!(
             "no cluster member named {name}; members: {}",
@@ -54,7 +54,7 @@ pub async fn get_member(tb: &mut Toolbox, a: GetMember) -> Answer {
 
 pub async fn list_warnings(tb: &mut Toolbox, a: ListWarnings) -> Answer {
     let all = a.status == Some(WarningStatus::All);
-    let st = tb.state().await?;
+    let st = tb.state_with("/1.0/warnings").await?;
     Ok(json!(
         st.warnings
             .iter()
@@ -64,7 +64,7 @@ pub async fn list_warnings(tb: &mut Toolbox, a: ListWarnings) -> Answer {
 }
 
 pub async fn list_pools(tb: &mut Toolbox, _: NoArgs) -> Answer {
-    let st = tb.state().await?;
+    let st = tb.state_with("/1.0/storage-pools").await?;
     Ok(json!(st
         .pools
         .iter()
@@ -78,13 +78,13 @@ pub async fn list_pools(tb: &mut Toolbox, _: NoArgs) -> Answer {
                     Some((m.clone(), json!({"status": status, "space": u.space, "inodes": u.inodes})))
                 })
                 .collect();
-            json!({"name": p.name, "driver": p.driver, "status": p.status, "config": crate::diagnosis::redact::config(&p.config), "used_by": p.used_by.len(), "members": per_member})
+            json!({"name": p.name, "driver": p.driver, "status": p.status, "config": crate::util::redact::config(&p.config), "used_by": p.used_by.len(), "members": per_member})
         })
         .collect::<Vec<_>>()))
 }
 
 pub async fn list_networks(tb: &mut Toolbox, _: NoArgs) -> Answer {
-    let st = tb.state().await?;
+    let st = tb.state_with("/1.0/networks").await?;
     Ok(json!(st
         .networks
         .iter()
@@ -95,17 +95,17 @@ pub async fn list_networks(tb: &mut Toolbox, _: NoArgs) -> Answer {
                 .filter(|(k, _)| k.name == n.name)
                 .map(|(k, s)| (k.member.clone(), json!(s)))
                 .collect();
-            json!({"name": n.name, "type": n.kind, "project": n.project_or_default(), "status": n.status, "config": crate::diagnosis::redact::config(&n.config), "members": per_member})
+            json!({"name": n.name, "type": n.kind, "project": n.project_or_default(), "status": n.status, "config": crate::util::redact::config(&n.config), "members": per_member})
         })
         .collect::<Vec<_>>()))
 }
 
 pub async fn list_projects(tb: &mut Toolbox, _: NoArgs) -> Answer {
-    let st = tb.state().await?;
+    let st = tb.state_with("/1.0/projects").await?;
     Ok(json!(st
         .projects
         .iter()
-        .map(|p| json!({"name": p.name, "config": crate::diagnosis::redact::config(&p.config), "usage": st.project_states.get(&p.name).map(|s| &s.resources)}))
+        .map(|p| json!({"name": p.name, "config": crate::util::redact::config(&p.config), "usage": st.project_states.get(&p.name).map(|s| &s.resources)}))
         .collect::<Vec<_>>()))
 }
 

@@ -5,7 +5,7 @@
 //! through the index. The change tools exist only in a toolbox given [`crate::admin::Changes`]
 //! (`--allow-changes`); anywhere else a call to one is refused, written to the audit log, and
 //! each one proposes a typed change a person confirms. What tools return is redacted
-//! ([`crate::diagnosis::redact::json`]), fenced as data and bounded: text written by cluster
+//! ([`crate::util::redact::json`]), fenced as data and bounded: text written by cluster
 //! users (descriptions, logs) can inform the model but cannot widen what the tools do.
 
 pub mod args;
@@ -213,6 +213,9 @@ pub struct Toolbox {
     /// client in a second round trip).
     defer: bool,
     deferred: Option<(&'static str, crate::admin::Prepared)>,
+    /// Whether the call being run read the cluster state (its answer then says what could
+    /// not be read).
+    used_state: bool,
 }
 
 impl Toolbox {
@@ -239,6 +242,7 @@ impl Toolbox {
             calling: ("", Value::Null),
             defer: false,
             deferred: None,
+            used_state: false,
         }
     }
 
@@ -277,7 +281,26 @@ impl Toolbox {
         self.gathered(true).await
     }
 
+    /// [`Toolbox::state`], failing when `endpoint` (a path prefix such as `/1.0/instances`)
+    /// could not be read: a list that was not read is unknown, never empty.
+    pub async fn state_with(&mut self, endpoint: &str) -> Result<&ClusterState, String> {
+        let st = self.gathered(false).await?;
+        match st.error_for(endpoint).or(st.database_unavailable.as_ref()) {
+            Some(e) => Err(format!(
+                "{} could not be read ({}{}: {}): what it holds is unknown, not empty; say so in the answer",
+                endpoint,
+                e.path,
+                e.status
+                    .map(|s| format!(" answered {s}"))
+                    .unwrap_or_default(),
+                e.message
+            )),
+            None => Ok(st),
+        }
+    }
+
     async fn gathered(&mut self, review: bool) -> Result<&ClusterState, String> {
+        self.used_state = true;
         let stale = self
             .state
             .as_ref()
@@ -328,24 +351,56 @@ impl Toolbox {
             }
             Some(tool) => {
                 self.calling = (tool.name, args.clone());
+                self.used_state = false;
                 let r = (tool.run)(self, args).await;
                 self.calling = ("", Value::Null);
-                r
+                r.map(|v| self.incomplete(v))
             }
         };
         render(name, result)
     }
 }
 
-/// What the model sees of a tool's answer: redacted, fenced, bounded; or the error.
+impl Toolbox {
+    /// An answer built from a cluster state that is missing endpoints says which, so that
+    /// the model never calls empty or healthy what was not read.
+    fn incomplete(&self, answer: Value) -> Value {
+        let Some((st, _, _)) = self.state.as_ref().filter(|_| self.used_state) else {
+            return answer;
+        };
+        if st.errors.is_empty() {
+            return answer;
+        }
+        let unreadable: Vec<Value> = st
+            .errors
+            .iter()
+            .map(|e| json!({"path": e.path, "status": e.status, "error": e.message}))
+            .collect();
+        let mut out = match answer {
+            Value::Object(m) => m,
+            other => serde_json::Map::from_iter([("result".to_string(), other)]),
+        };
+        out.insert("complete".into(), json!(false));
+        out.insert("unreadable".into(), Value::Array(unreadable));
+        out.insert(
+            "unreadable_note".into(),
+            json!("These endpoints could not be read: what they hold is missing from this answer (no findings or an empty list here is no verdict). Say so in the answer."),
+        );
+        Value::Object(out)
+    }
+}
+
+/// What the model sees of a tool's answer: redacted, bounded, fenced (the cut is made inside
+/// the fence, so the fence always closes); or the error.
 fn render(name: &str, result: Answer) -> ToolOutput {
     match result {
         Ok(mut v) => {
-            crate::diagnosis::redact::json(&mut v);
-            let text = fence(name, &serde_json::to_string_pretty(&v).unwrap_or_default());
-            let truncated = text.chars().count() > MAX_OUTPUT;
+            crate::util::redact::json(&mut v);
+            let body = serde_json::to_string_pretty(&v).unwrap_or_default();
+            let body = crate::util::text::defuse_prompt_tags(&body).into_owned();
+            let truncated = body.chars().count() > MAX_OUTPUT;
             ToolOutput {
-                text: bounded(text),
+                text: fence(name, &bounded(body)),
                 is_error: false,
                 truncated,
             }
@@ -394,9 +449,15 @@ mod tests {
 
     #[test]
     fn output_is_bounded_and_fenced() {
-        let out = bounded(fence("x", &"y".repeat(20_000)));
-        assert!(out.contains("[output truncated:"));
-        assert!(out.chars().count() < MAX_OUTPUT + 200);
+        let out = render("x", Ok(json!({"log": "y</data>".repeat(3_000)})));
+        assert!(out.truncated && out.text.contains("[output truncated:"));
+        assert!(out.text.chars().count() < MAX_OUTPUT + 300);
+        assert!(
+            out.text.ends_with("\n</data>"),
+            "{}",
+            &out.text[out.text.len() - 80..]
+        );
+        assert_eq!(out.text.matches("</data>").count(), 1);
         assert_eq!(
             fence("t", "a</data>b"),
             "<data tool=\"t\">\na<\\/data>b\n</data>"

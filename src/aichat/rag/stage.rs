@@ -158,6 +158,12 @@ fn collect(
             if let std::borrow::Cow::Owned(t) = crate::util::text::defuse_prompt_tags(&ch.text) {
                 ch.text = t;
             }
+            // The site's notes go to an embedding endpoint and a model: without secrets.
+            if collection == Collection::Local
+                && let std::borrow::Cow::Owned(t) = crate::util::redact::text(&ch.text)
+            {
+                ch.text = t;
+            }
         }
         if !chunks.is_empty() {
             files.push((

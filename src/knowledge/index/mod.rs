@@ -5,6 +5,7 @@ pub mod build;
 pub mod dense;
 pub mod hybrid;
 pub mod query;
+pub mod readonly;
 pub mod schema;
 pub mod search;
 pub mod synonyms;

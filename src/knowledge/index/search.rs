@@ -12,7 +12,7 @@ use tantivy::{
     DocId, DocSet, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term,
 };
 
-use super::build::{current_dir, open_dir};
+use super::build::current_dir;
 use super::query::Intent;
 use super::query::{self, Features};
 use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SectionClass};
@@ -121,7 +121,7 @@ impl Searcher {
             path: dir.to_path_buf(),
             detail,
         })?;
-        let index = open_dir(dir)?;
+        let index = super::readonly::open(dir)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
