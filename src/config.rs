@@ -218,6 +218,10 @@ pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 impl Config {
     /// Loads the file; a missing file gives the defaults unless it was named explicitly.
     pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        // `/dev/null`: no configuration, as tools take it.
+        if path == Path::new("/dev/null") {
+            return Ok(Config::default());
+        }
         // Read as every other input: a regular file (a FIFO or device is refused, not waited
         // on), bounded.
         let read = crate::util::fsx::read_regular(path, MAX_CONFIG_BYTES).and_then(|b| {

@@ -1,10 +1,40 @@
 //! The real three-member Incus cluster on loopback (tests/cluster/incus-cluster.sh): started
-//! by the first test that needs it, torn down by the one that started it.
+//! once, by the first live test, for every live test of the run; the live tests take turns
+//! (each leaves every member running); torn down when the test binary exits, if this run
+//! started it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use super::{Env, Run};
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static TURN: Mutex<()> = Mutex::new(());
+
+/// One live test's turn on the shared cluster.
+pub struct Live {
+    _turn: MutexGuard<'static, ()>,
+    cluster: &'static Cluster,
+}
+
+impl std::ops::Deref for Live {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        self.cluster
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        // The next test starts with every member running.
+        let _ = sh(&["start", "m2"]);
+    }
+}
+
+extern "C" fn tear_down() {
+    let _ = sh(&["down"]);
+}
 
 /// A running test cluster.
 pub struct Cluster {
@@ -26,7 +56,24 @@ pub fn sh(args: &[&str]) -> std::process::Output {
 }
 
 impl Cluster {
-    pub fn up() -> Cluster {
+    /// The shared cluster, started when no test has yet; waits for this test's turn.
+    pub fn up() -> Live {
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let cluster = CLUSTER.get_or_init(|| {
+            let c = Cluster::start();
+            if c.started {
+                // SAFETY: registers a plain function to run at exit.
+                unsafe { libc::atexit(tear_down) };
+            }
+            c
+        });
+        Live {
+            _turn: turn,
+            cluster,
+        }
+    }
+
+    fn start() -> Cluster {
         let root = PathBuf::from("/var/lib/incus-ai-test");
         let was_up = sh(&["status"]).status.success();
         let out = sh(&["up"]);
@@ -86,16 +133,5 @@ impl Cluster {
         let mut c = env.cmd(&args);
         c.env("INCUS_SOCKET", self.var("ICL_M1_SOCKET"));
         c.output().unwrap().into()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Tear down only a cluster this test started.
-        if self.started {
-            let _ = sh(&["down"]);
-        } else {
-            let _ = sh(&["start", "m2"]);
-        }
     }
 }

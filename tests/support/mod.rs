@@ -6,6 +6,7 @@ pub mod http;
 pub mod openai;
 pub mod pty;
 pub mod replay;
+pub mod secrets;
 pub mod shared;
 
 #[allow(unused_imports)]

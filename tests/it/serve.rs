@@ -3,7 +3,7 @@
 //! question through `serve`, and the note that answers a question sharing no word with it is
 //! what AIChat puts in front of the model.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};

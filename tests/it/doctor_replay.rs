@@ -1,7 +1,7 @@
 //! The doctor against answers recorded from a real three-member cluster, edited to show the
 //! faults that cannot be produced on this machine, served on a loopback unix socket.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::replay::Recording;

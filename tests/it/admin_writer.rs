@@ -3,7 +3,7 @@
 //! can end: done and verified, declined (nothing sent), stale ETag, a key the server
 //! silently dropped, a failed operation. Every case is in the audit log.
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 use std::pin::Pin;

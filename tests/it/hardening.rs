@@ -4,7 +4,7 @@
 //! blip, an incusd that hangs or lies, a streaming model and MCP clients that misbehave. Each
 //! runs the real binary against a server the test starts on loopback.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

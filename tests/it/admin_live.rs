@@ -5,7 +5,7 @@
 //! model is told, a stale ETag fails cleanly, hostile calls change nothing, and the audit log
 //! has every case. Needs root (incusd runs as root).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use support::pty::{run_on_pty, run_on_pty_at, run_without_terminal, run_without_
 use support::{Env, Run};
 
 struct World {
-    cluster: Cluster,
+    cluster: support::cluster::Live,
     env: Env,
     state: Arc<State>,
     _llm: Server,

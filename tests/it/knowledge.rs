@@ -1,7 +1,7 @@
 //! The knowledge pipeline end to end: the real binary against a real HTTP server on loopback,
 //! markdown trees on disk, and every fault the mirror must survive.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The AIChat export and the refresh, with the real `aichat` 0.30.0 binary (installed by
 //! scripts/setup.sh) and a scripted OpenAI-compatible server on loopback.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;

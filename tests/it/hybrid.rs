@@ -2,7 +2,7 @@
 //! question that shares no word with its answer is found by meaning; vectors are computed
 //! only for what changed; a missing or damaged model leaves BM25 alone, said once.
 
-mod support;
+use crate::support;
 
 use support::{Env, PARAPHRASE, fixtures, paraphrase_notes};
 

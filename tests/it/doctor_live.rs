@@ -2,7 +2,7 @@
 //! healthy first, then broken for real, one fault at a time, each repaired before the next.
 //! Needs root (incusd runs as root); the harness installs Incus if it is missing.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,0 +1,14 @@
+//! One module per area; the live-cluster tests share one cluster (`support::cluster`).
+
+mod admin_live;
+mod admin_writer;
+mod agent;
+mod aichat;
+mod doctor_live;
+mod doctor_replay;
+mod embedding;
+mod fuzz;
+mod hardening;
+mod hybrid;
+mod knowledge;
+mod serve;
