@@ -109,15 +109,29 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-async fn world(mode: Mode, decision: Decision) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("incus.socket");
+/// The scripted Incus on a unix socket at `socket`, c1 holding `config`.
+async fn scripted(socket: &std::path::Path, mode: Mode, config: Value) -> Server {
     let incus = Arc::new(Mutex::new(Incus {
         mode,
-        config: json!({"image.os": "BusyBox", "volatile.uuid": "u"}),
+        config,
         etag: 1,
     }));
-    let server = Server::start_unix(&socket, Arc::new(move |r: &Request| answer(&incus, r))).await;
+    Server::start_unix(socket, Arc::new(move |r: &Request| answer(&incus, r))).await
+}
+
+async fn world(mode: Mode, decision: Decision) -> World {
+    world_with(
+        mode,
+        decision,
+        json!({"image.os": "BusyBox", "volatile.uuid": "u"}),
+    )
+    .await
+}
+
+async fn world_with(mode: Mode, decision: Decision, config: Value) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("incus.socket");
+    let server = scripted(&socket, mode, config).await;
     let target = Target {
         remote: "local".into(),
         endpoint: Endpoint::Unix(socket),
@@ -152,8 +166,8 @@ async fn propose(w: &mut World) -> Result<Value, String> {
         .await
 }
 
-fn sent(w: &World) -> Vec<(String, String)> {
-    w.server
+fn sent(server: &Server) -> Vec<(String, String)> {
+    server
         .log
         .lock()
         .unwrap()
@@ -203,7 +217,11 @@ async fn a_declined_change_sends_nothing() {
     let v = propose(&mut w).await.unwrap();
     assert_eq!(v["status"], "declined");
     assert_eq!(v["retryable"], false);
-    assert!(sent(&w).iter().all(|(m, _)| m == "GET"), "{:?}", sent(&w));
+    assert!(
+        sent(&w.server).iter().all(|(m, _)| m == "GET"),
+        "{:?}",
+        sent(&w.server)
+    );
     assert_eq!(w.audit.read().unwrap()[0].decision, Verdict::Declined);
 }
 
@@ -256,7 +274,7 @@ async fn an_object_that_cannot_be_read_is_not_proposed() {
         .await
         .unwrap_err();
     assert!(e.contains("cannot be prepared") && e.contains("404"), "{e}");
-    assert!(sent(&w).iter().all(|(m, _)| m == "GET"));
+    assert!(sent(&w.server).iter().all(|(m, _)| m == "GET"));
     assert_eq!(w.audit.read().unwrap()[0].decision, Verdict::Refused);
 }
 
@@ -281,5 +299,237 @@ async fn no_change_runs_that_cannot_be_written_down() {
         e.contains("no change runs without being written down"),
         "{e}"
     );
-    assert!(sent(&w).is_empty(), "{:?}", sent(&w));
+    assert!(sent(&w.server).is_empty(), "{:?}", sent(&w.server));
+}
+
+/// A person who reads the preview and says no.
+struct Reader(Arc<Mutex<String>>);
+
+impl Confirm for Reader {
+    fn confirm<'a>(
+        &'a self,
+        preview: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Decision> + Send + 'a>> {
+        *self.0.lock().unwrap() = preview.to_string();
+        Box::pin(async move { Decision::Declined("no".into()) })
+    }
+}
+
+#[tokio::test]
+async fn a_preview_shows_exactly_what_runs_whatever_the_cluster_holds() {
+    // A note crafted to move the cursor up, erase the real command and show another.
+    let crafted = "x\u{1b}[1A\u{1b}[2K\r  incus config set c1 limits.cpu=1\n    - harmless\u{9b}2K";
+    let mut w = world_with(
+        Mode::Honest,
+        Decision::Declined("no".into()),
+        json!({"user.note": crafted, "volatile.uuid": "u"}),
+    )
+    .await;
+    let seen = Arc::new(Mutex::new(String::new()));
+    w.changes.set_confirm(Box::new(Reader(seen.clone())));
+    let unset = Change::SetConfig {
+        target: ConfigTarget::Instance,
+        name: "c1".into(),
+        key: "user.note".into(),
+        value: String::new(),
+        member: None,
+        project: "default".into(),
+    };
+    let args = json!({"target": "instance", "name": "c1", "key": "user.note", "value": ""});
+    let v = w
+        .changes
+        .propose("clear the note", "set_config", &args, unset)
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "declined");
+    let preview = seen.lock().unwrap().clone();
+    assert!(
+        !preview.chars().any(|c| c.is_control() && c != '\n'),
+        "{preview:?}"
+    );
+    let lines: Vec<&str> = preview.lines().collect();
+    assert_eq!(lines[0], "  incus config unset c1 user.note", "{preview}");
+    assert_eq!(
+        lines.len(),
+        3,
+        "one command, one effect, one request: {preview}"
+    );
+    assert!(
+        lines[1].starts_with("    - ") && lines[1].contains("\\u{1b}[1A"),
+        "{preview}"
+    );
+    assert_eq!(
+        lines[2],
+        "  runs: PUT /1.0/instances/c1 (If-Match: the ETag read now)"
+    );
+    assert!(sent(&w.server).iter().all(|(m, _)| m == "GET"));
+}
+
+/// An MCP client whose user says yes to every change.
+struct Yes;
+
+impl rmcp::ClientHandler for Yes {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_elicitation().build(),
+            Implementation::new("token-test", "0"),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        _: rmcp::model::ElicitRequestParams,
+        _: rmcp::service::RequestContext<rmcp::RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        use rmcp::model::{ElicitResult, ElicitationAction};
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true})))
+    }
+}
+
+/// Tools offered to an MCP client at `url` (with `token`), and what `set_config` answered.
+async fn mcp_over_http<H: rmcp::ClientHandler>(
+    url: &str,
+    token: Option<&str>,
+    user: H,
+) -> (Vec<String>, String) {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string());
+    if let Some(t) = token {
+        config = config.auth_header(t.to_string());
+    }
+    let client = user
+        .serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .unwrap();
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    let args =
+        json!({"target": "instance", "name": "c1", "key": "limits.memory", "value": "300MiB"});
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("set_config")
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    let text = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let _ = client.cancel().await;
+    (tools, text)
+}
+
+/// The status line a raw HTTP request gets.
+async fn status_of(addr: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 512];
+    let n = s.read(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test]
+async fn over_http_only_the_admins_token_is_offered_changes() {
+    use tokio::io::AsyncBufReadExt;
+    let env = support::Env::new();
+    let socket = env.dir.path().join("incus.socket");
+    let incus = scripted(&socket, Mode::Honest, json!({"volatile.uuid": "u"})).await;
+    let mut cmd = tokio::process::Command::from(env.cmd(&[
+        "mcp",
+        "--listen",
+        "127.0.0.1:0",
+        "--allow-changes",
+    ]));
+    cmd.env("INCUS_SOCKET", &socket)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut server = cmd.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    let url = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the address it serves on");
+        said.push_str(&line);
+        if let Some(u) = line.split("serving MCP on ").nth(1) {
+            break u.trim().to_string();
+        }
+    };
+    // The token: made now, only its owner can read it, never printed.
+    let path = env.data().join("mcp-token");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let token = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(token.len(), 64);
+    assert!(
+        said.contains(path.to_str().unwrap()) && !said.contains(&token),
+        "{said}"
+    );
+
+    // Any other local program: the read tools only; a change is refused and nothing is sent.
+    let (tools, text) = mcp_over_http(&url, None, Yes).await;
+    assert!(tools.contains(&"get_instance".to_string()));
+    assert!(!tools.contains(&"set_config".to_string()), "{tools:?}");
+    assert!(text.contains("not allowed"), "{text}");
+    assert!(sent(&incus).iter().all(|(m, _)| m == "GET"));
+
+    // A wrong token, a web page, a foreign Host: refused before MCP.
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_string();
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"0"}}}"#;
+    let post = |headers: &str| {
+        format!(
+            "POST /mcp HTTP/1.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\n{headers}\r\n{init}",
+            init.len()
+        )
+    };
+    let host = format!("Host: {addr}\r\n");
+    let wrong = status_of(
+        &addr,
+        &post(&format!(
+            "{host}Authorization: Bearer {}\r\n",
+            "0".repeat(64)
+        )),
+    )
+    .await;
+    assert!(wrong.contains(" 401 "), "{wrong}");
+    let page = status_of(
+        &addr,
+        &post(&format!("{host}Origin: https://evil.example\r\n")),
+    )
+    .await;
+    assert!(page.contains(" 403 "), "{page}");
+    let rebound = status_of(&addr, &post("Host: evil.example\r\n")).await;
+    assert!(rebound.contains(" 403 "), "{rebound}");
+    assert!(sent(&incus).iter().all(|(m, _)| m == "GET"));
+
+    // The admin's client, with the token: offered the change, asked, and it runs.
+    let (tools, text) = mcp_over_http(&url, Some(token.trim()), Yes).await;
+    assert!(tools.contains(&"set_config".to_string()), "{tools:?}");
+    assert!(text.contains("\"status\": \"done\""), "{text}");
+    assert!(sent(&incus).iter().any(|(m, _)| m == "PUT"));
 }
