@@ -12,3 +12,4 @@ mod hardening;
 mod hybrid;
 mod knowledge;
 mod serve;
+mod servers;
