@@ -1,8 +1,9 @@
 # incus-ai: see README.md. Every target installs what it needs (scripts/setup.sh).
 CARGO ?= cargo
 BIN   := target/release/incus-ai
-# The site's own notes indexed as the `local` collection.
-NOTES ?= corpus
+# The site's own notes folder, indexed as the `local` collection (none by default: the local
+# collection holds only what is the admin's: their notes, the installation snapshot).
+NOTES ?=
 
 .PHONY: setup build run test test-unprivileged eval bench clean
 

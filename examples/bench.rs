@@ -90,7 +90,7 @@ async fn main() {
     let opts = MirrorOptions {
         docs_sources: vec![Source::parse(&server.url("/incus/docs/main/")).unwrap()],
         fallback: None,
-        local_dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus")],
+        local_dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/site-notes")],
         server_version: None,
         ctx: FetchContext {
             crawl: CrawlConfig::default().options(),

@@ -3,16 +3,19 @@
 # the AIChat knowledge bases with the local embedding model, then make sure `incus-ai serve`
 # answers, so `aichat --rag incus` and `aichat --rag incus-local` work right away.
 #
-# Usage: scripts/run.sh [BIN] [NOTES]     (defaults: target/release/incus-ai corpus)
+# Usage: scripts/run.sh [BIN] [NOTES]     (defaults: target/release/incus-ai, no notes folder:
+# the local collection then holds the installation snapshot and incus-ai's own notes folder)
 # Serve is started as the systemd user unit when a user manager runs, else in the background
 # (log and pid under $XDG_STATE_HOME/incus-ai/).
 set -euo pipefail
 
 BIN=${1:-target/release/incus-ai}
-NOTES=${2:-corpus}
+NOTES=${2:-}
 log() { printf '[run] %s\n' "$*" >&2; }
 
-"$BIN" refresh --local "$NOTES" --use-local-model
+local_args=()
+[ -n "$NOTES" ] && local_args=(--local "$NOTES")
+"$BIN" refresh "${local_args[@]}" --use-local-model
 
 # AIChat also needs a chat model (the LLM is the admin's: Ollama, llama.cpp, OpenAI, ...).
 aichat_config=${AICHAT_CONFIG_DIR:-${XDG_CONFIG_HOME:-$HOME/.config}/aichat}/config.yaml

@@ -7,6 +7,7 @@ mod aichat;
 mod doctor_live;
 mod doctor_replay;
 mod embedding;
+mod files;
 mod fuzz;
 mod hardening;
 mod hybrid;

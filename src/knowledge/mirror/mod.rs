@@ -335,7 +335,7 @@ pub async fn run(data: &DataDir, opts: &MirrorOptions) -> Vec<CollectionReport> 
                     .ok()
                     .flatten()
                     .map_or(0, |g| g.manifest.pages.len());
-                report.error = Some(e.to_string());
+                report.error = Some(crate::util::text::error_chain(&e));
             }
         }
         reports.push(report);
