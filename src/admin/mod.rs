@@ -154,7 +154,10 @@ impl Changes {
             body: plan.body.clone(),
         });
         Ok(Prepared {
-            preview: blank(&crate::util::redact::text(&plan.preview()), secret.as_deref()),
+            preview: blank(
+                &crate::util::redact::text(&plan.preview()),
+                secret.as_deref(),
+            ),
             plan,
             entry,
             secret,
