@@ -264,15 +264,14 @@ mod tests {
 
     #[test]
     fn only_regular_bounded_files_are_read() {
-        for special in ["/dev/zero", "/dev/null"] {
-            let e = Config::load(Path::new(special), true)
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains(special) && e.contains("not a regular file"),
-                "{e}"
-            );
-        }
+        let e = Config::load(Path::new("/dev/zero"), true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
+        assert!(Config::load(Path::new("/dev/null"), true).is_ok());
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo.toml");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
