@@ -99,18 +99,24 @@ fn busy(stream: &tokio::net::TcpStream, max: usize) {
     let _ = stream.try_write(answer.as_bytes());
 }
 
-/// How long to wait after a failed `accept`: from 20 ms doubling to 2 s, logged once a streak.
+/// How long to wait after a failed `accept`: from 40 ms doubling to 2 s. Said once, and again
+/// only when a minute has passed since (descriptors running out come and go in bursts).
 #[derive(Debug, Default)]
 struct Backoff {
     failures: u32,
+    warned: Option<std::time::Instant>,
 }
 
 impl Backoff {
     fn failed(&mut self, name: &str, e: &io::Error) -> Duration {
-        if self.failures == 0 {
+        if self
+            .warned
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(60))
+        {
             tracing::warn!(
-                "{name}: cannot accept connections: {e}; retrying with backoff (said once until it recovers; raise the descriptor limit, e.g. LimitNOFILE=)"
+                "{name}: cannot accept connections: {e}; retrying with backoff (said once a minute at most; raise the descriptor limit, e.g. LimitNOFILE=)"
             );
+            self.warned = Some(std::time::Instant::now());
         }
         self.failures = self.failures.saturating_add(1);
         Duration::from_millis(20u64 << self.failures.min(7)).min(Duration::from_secs(2))
@@ -118,7 +124,7 @@ impl Backoff {
 
     fn recovered(&mut self, name: &str) {
         if self.failures > 0 {
-            tracing::warn!(
+            tracing::debug!(
                 "{name}: accepting connections again after {} failed attempts",
                 self.failures
             );
