@@ -27,8 +27,23 @@ impl std::ops::Deref for Live {
 
 impl Drop for Live {
     fn drop(&mut self) {
-        // The next test starts with every member running.
+        // The next test starts with every member running and no failed operation still
+        // listed (Incus keeps finished operations for a few seconds).
         let _ = sh(&["start", "m2"]);
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(20) {
+            let o = self
+                .cluster
+                .incus(&["query", "/1.0/operations?all-projects=true"]);
+            let failed = serde_json::from_slice::<serde_json::Value>(&o.stdout)
+                .ok()
+                .and_then(|v| v["failure"].as_array().map(Vec::len))
+                .unwrap_or(0);
+            if o.status.success() && failed == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
     }
 }
 
