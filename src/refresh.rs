@@ -134,7 +134,7 @@ pub async fn run(
             export_skipped = Some("--no-export".to_string());
             None
         }
-        Some(opts) => match export::stage(data, opts).await {
+        Some(opts) => match export::stage(data, &index.dir(), opts).await {
             Ok(s) => Some(s),
             // No AIChat embedding model configured on this machine: nothing to export to.
             Err(ExportError::Aichat(e @ AichatError::NoEmbeddingModel { .. }))

@@ -1,9 +1,14 @@
-//! Chunks for AIChat: consecutive heading sections of a page merged up to the chunk size, long
-//! sections split between paragraphs (never inside a code block when it can be helped). Each
-//! chunk starts with what the model needs to cite it, because AIChat shows it nothing else:
-//! the page title, the section breadcrumb and the canonical URL.
+//! Chunks for AIChat, made of the index's sections (the one retrieval unit): consecutive
+//! heading sections of a page merged up to the chunk size, long sections split between
+//! paragraphs (never inside a code block when it can be helped). Each chunk starts with what
+//! the model needs to cite it, because AIChat shows it nothing else: the page title, the
+//! section breadcrumb and the canonical URL; every section in it keeps its own `Source:` line,
+//! which is also how `serve`'s reranker knows which sections a chunk holds.
 
-use crate::knowledge::document::{Page, Section};
+use crate::knowledge::index::sections::StoredSection;
+
+/// The line that names a section's canonical URL in a chunk.
+pub const SOURCE: &str = "Source: ";
 
 /// One chunk's text (AIChat's `page_content`) and where it comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,31 +19,37 @@ pub struct Chunk {
     pub url: String,
     /// Breadcrumb of the first section.
     pub section: String,
+    /// The sections whose opening (heading and first words: what their vector was made of)
+    /// this chunk holds; a later part of a long section holds none.
+    pub openings: Vec<u64>,
 }
 
-fn header(page: &Page, s: &Section) -> String {
+fn header(s: &StoredSection) -> String {
     format!(
-        "{}\nSection: {}\nSource: {}\n\n",
-        page.meta.title,
-        s.breadcrumb_string(),
-        s.url(&page.meta.url)
+        "{}\nSection: {}\n{SOURCE}{}\n\n",
+        s.title, s.breadcrumb, s.url
     )
 }
 
-fn body(s: &Section) -> String {
-    let hashes = "#".repeat(s.level.clamp(1, 6) as usize);
-    format!("{hashes} {}\n\n{}\n", s.heading(), s.markdown)
+fn body(s: &StoredSection) -> String {
+    let hashes = "#".repeat(usize::from(s.level.clamp(1, 6)));
+    format!("{hashes} {}\n\n{}\n", s.heading, s.markdown)
 }
 
 /// A section that joins a chunk after the first keeps its own URL, so it can be cited.
-fn merged_body(page: &Page, s: &Section) -> String {
-    let hashes = "#".repeat(s.level.clamp(1, 6) as usize);
+fn merged_body(s: &StoredSection) -> String {
+    let hashes = "#".repeat(usize::from(s.level.clamp(1, 6)));
     format!(
-        "{hashes} {}\nSource: {}\n\n{}\n",
-        s.heading(),
-        s.url(&page.meta.url),
-        s.markdown
+        "{hashes} {}\n{SOURCE}{}\n\n{}\n",
+        s.heading, s.url, s.markdown
     )
+}
+
+/// The canonical URLs of the sections a chunk holds (its `Source:` lines), first to last.
+pub fn sources(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(SOURCE))
+        .map(str::trim)
 }
 
 /// Splits text into paragraphs (blank-line separated, code blocks kept whole).
@@ -132,46 +143,54 @@ fn split_section(text: &str, budget: usize, overlap: usize) -> Vec<String> {
     parts
 }
 
-/// The chunks of one page, each at most `chunk_size` bytes unless a header alone is longer.
-pub fn chunk_page(page: &Page, chunk_size: usize, overlap: usize) -> Vec<Chunk> {
+/// The chunks of one page's sections (in order), each at most `chunk_size` bytes unless a
+/// header alone is longer.
+pub fn chunk_sections(sections: &[StoredSection], chunk_size: usize, overlap: usize) -> Vec<Chunk> {
     let mut out = Vec::new();
-    // (first section of the chunk, accumulated body)
-    let mut cur: Option<(&Section, String)> = None;
-    let flush = |cur: &mut Option<(&Section, String)>, out: &mut Vec<Chunk>| {
-        if let Some((s, text)) = cur.take() {
+    // (first section of the chunk, accumulated body, sections whose opening it holds)
+    let mut cur: Option<(&StoredSection, String, Vec<u64>)> = None;
+    let flush = |cur: &mut Option<(&StoredSection, String, Vec<u64>)>, out: &mut Vec<Chunk>| {
+        if let Some((s, text, openings)) = cur.take() {
             out.push(Chunk {
-                text: format!("{}{}", header(page, s), text.trim_end()),
-                url: s.url(&page.meta.url),
-                section: s.breadcrumb_string(),
+                text: format!("{}{}", header(s), text.trim_end()),
+                url: s.url.clone(),
+                section: s.breadcrumb.clone(),
+                openings,
             });
         }
     };
-    for s in &page.sections {
-        let h = header(page, s);
+    for s in sections {
+        let h = header(s);
         let b = body(s);
         let budget = chunk_size.saturating_sub(h.len()).max(200);
         if b.len() > budget {
             flush(&mut cur, &mut out);
-            for part in split_section(&b, budget, overlap) {
+            for (i, part) in split_section(&b, budget, overlap).into_iter().enumerate() {
                 out.push(Chunk {
                     text: format!("{h}{}", part.trim_end()),
-                    url: s.url(&page.meta.url),
-                    section: s.breadcrumb_string(),
+                    url: s.url.clone(),
+                    section: s.breadcrumb.clone(),
+                    openings: if i == 0 {
+                        vec![s.section_id]
+                    } else {
+                        Vec::new()
+                    },
                 });
             }
             continue;
         }
-        let merged = merged_body(page, s);
+        let merged = merged_body(s);
         match &mut cur {
-            Some((first, text))
-                if header(page, first).len() + text.len() + merged.len() < chunk_size =>
+            Some((first, text, openings))
+                if header(first).len() + text.len() + merged.len() < chunk_size =>
             {
                 text.push('\n');
                 text.push_str(&merged);
+                openings.push(s.section_id);
             }
             _ => {
                 flush(&mut cur, &mut out);
-                cur = Some((s, b));
+                cur = Some((s, b, vec![s.section_id]));
             }
         }
     }
@@ -183,18 +202,42 @@ pub fn chunk_page(page: &Page, chunk_size: usize, overlap: usize) -> Vec<Chunk> 
 mod tests {
     use super::*;
 
-    fn page() -> Page {
+    fn page() -> Vec<StoredSection> {
         let long: String = (0..40)
             .map(|i| format!("Paragraph {i} talks about storage pools at length.\n\n"))
             .collect();
-        Page::parse(&format!(
-            "---\ntitle: Storage\nurl: https://h/docs/storage/\n---\n\n# Storage {{#storage}}\n\nIntro.\n\n## Pools {{#pools}}\n\nA pool.\n\n```\nincus storage list\n\nincus storage info p\n```\n\n## Volumes {{#volumes}}\n\n{long}"
-        ))
+        let section =
+            |ordinal: u64, level: u8, anchor: &str, heading: &str, markdown: &str| StoredSection {
+                collection: crate::knowledge::Collection::Docs,
+                ordinal,
+                section_id: 100 + ordinal,
+                level,
+                url: format!("https://h/docs/storage/{anchor}"),
+                title: "Storage".into(),
+                heading: heading.into(),
+                breadcrumb: if level == 1 {
+                    "Storage".into()
+                } else {
+                    format!("Storage > {heading}")
+                },
+                markdown: markdown.into(),
+            };
+        vec![
+            section(0, 1, "", "Storage", "Intro.\n"),
+            section(
+                1,
+                2,
+                "#pools",
+                "Pools",
+                "A pool.\n\n```\nincus storage list\n\nincus storage info p\n```\n",
+            ),
+            section(2, 2, "#volumes", "Volumes", &long),
+        ]
     }
 
     #[test]
     fn chunks_carry_title_breadcrumb_and_url_and_respect_the_size() {
-        let chunks = chunk_page(&page(), 600, 120);
+        let chunks = chunk_sections(&page(), 600, 120);
         assert!(chunks.len() > 2);
         for c in &chunks {
             assert!(c.text.len() <= 600, "{} bytes: {}", c.text.len(), c.text);
@@ -214,12 +257,19 @@ mod tests {
                 .contains("incus storage list\n\nincus storage info p")
         );
         assert_eq!(chunks[0].url, "https://h/docs/storage/");
+        assert_eq!(chunks[0].openings, vec![100, 101]);
+        assert_eq!(
+            sources(&chunks[0].text).collect::<Vec<_>>(),
+            vec!["https://h/docs/storage/", "https://h/docs/storage/#pools"]
+        );
         // A long section is split, each part under its own header.
         let volume_parts: Vec<&Chunk> = chunks
             .iter()
             .filter(|c| c.url.ends_with("#volumes"))
             .collect();
         assert!(volume_parts.len() >= 2);
+        assert_eq!(volume_parts[0].openings, vec![102]);
+        assert!(volume_parts[1..].iter().all(|c| c.openings.is_empty()));
         assert!(
             volume_parts
                 .iter()

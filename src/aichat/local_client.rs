@@ -1,6 +1,7 @@
 //! `export aichat --use-local-model`: AIChat's `config.yaml` gains an `incus-ai` client (type
-//! `openai-compatible`, `api_base` of `incus-ai serve`) declaring the local embedding model,
-//! and `rag_embedding_model` names it when it named nothing. The file is edited as text: every
+//! `openai-compatible`, `api_base` of `incus-ai serve`) declaring the local embedding model and
+//! incus-ai's reranker ([`RERANKER`]), and `rag_embedding_model` names the local model when it
+//! named nothing (an admin's own embedding model is kept; the reranker serves it too). The file is edited as text: every
 //! other line stays as the admin wrote it (comments too), a backup is kept, and the result must
 //! parse and resolve before it replaces the original.
 
@@ -10,6 +11,8 @@ use super::config::{AichatConfig, AichatError};
 
 /// AIChat's name for incus-ai's client (the prefix of its model ids).
 pub const CLIENT: &str = "incus-ai";
+/// The reranker `serve` answers `/v1/rerank` as (AIChat's model id `incus-ai:rerank`).
+pub const RERANKER: &str = "rerank";
 
 /// What the edit did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,22 +29,29 @@ pub struct LocalClient {
 fn block(indent: usize, api_base: &str, model: &str, batch: usize) -> String {
     let i = " ".repeat(indent);
     format!(
-        "{i}- type: openai-compatible\n{i}  name: {CLIENT}\n{i}  api_base: {api_base}\n{i}  models:\n{i}  - name: {model}\n{i}    type: embedding\n{i}    max_input_tokens: 256\n{i}    max_batch_size: {batch}\n{i}    default_chunk_size: 1500\n"
+        "{i}- type: openai-compatible\n{i}  name: {CLIENT}\n{i}  api_base: {api_base}\n{i}  models:\n{i}  - name: {model}\n{i}    type: embedding\n{i}    max_input_tokens: 256\n{i}    max_batch_size: {batch}\n{i}    default_chunk_size: 1500\n{i}  - name: {RERANKER}\n{i}    type: reranker\n"
     )
 }
 
-/// `text` with the client added (under `clients:`, or a new `clients:` at the end) and
-/// `rag_embedding_model` set when it names nothing; and whether it was set.
-pub fn edit(text: &str, api_base: &str, model: &str, batch: usize) -> (String, bool) {
+/// `text` with the client added (under `clients:`, or a new `clients:` at the end) and, when
+/// `make_default`, `rag_embedding_model` set when it names nothing; and whether it was set.
+pub fn edit(
+    text: &str,
+    api_base: &str,
+    model: &str,
+    batch: usize,
+    make_default: bool,
+) -> (String, bool) {
     let lines: Vec<&str> = text.lines().collect();
     let key = |l: &str, k: &str| l.starts_with(k) && l[k.len()..].trim_start().starts_with(':');
     let mut out = String::with_capacity(text.len() + 300);
-    let has_default = lines.iter().any(|l| {
-        key(l, "rag_embedding_model")
-            && !l
-                .split_once(':')
-                .is_some_and(|(_, v)| matches!(v.trim(), "" | "null" | "~"))
-    });
+    let has_default = !make_default
+        || lines.iter().any(|l| {
+            key(l, "rag_embedding_model")
+                && !l
+                    .split_once(':')
+                    .is_some_and(|(_, v)| matches!(v.trim(), "" | "null" | "~"))
+        });
     let id = format!("{CLIENT}:{model}");
     let mut set_default = false;
     let clients = lines.iter().position(|l| key(l, "clients"));
@@ -83,12 +93,14 @@ pub fn edit(text: &str, api_base: &str, model: &str, batch: usize) -> (String, b
 }
 
 /// Adds the client to `config_file` (created when missing) unless a client named
-/// [`CLIENT`] is there already.
+/// [`CLIENT`] is there already; `make_default`: the local model becomes the
+/// `rag_embedding_model` when none is set.
 pub fn install(
     config_file: &Path,
     api_base: &str,
     model: &str,
     batch: usize,
+    make_default: bool,
 ) -> Result<LocalClient, AichatError> {
     let err = |detail: String| AichatError::Config {
         path: config_file.to_path_buf(),
@@ -114,7 +126,7 @@ pub fn install(
             set_default: false,
         });
     }
-    let (new, set_default) = edit(&text, api_base, model, batch);
+    let (new, set_default) = edit(&text, api_base, model, batch, make_default);
     let parsed = AichatConfig::parse(&new, config_file).map_err(|e| {
         err(format!(
             "adding the {CLIENT} client would not parse ({e}); add it by hand: {}",
@@ -158,7 +170,7 @@ mod tests {
     const BASE: &str = "http://127.0.0.1:8765/v1";
 
     fn check(text: &str) -> AichatConfig {
-        let (out, _) = edit(text, BASE, "all-MiniLM-L6-v2", 32);
+        let (out, _) = edit(text, BASE, "all-MiniLM-L6-v2", 32, true);
         let cfg = AichatConfig::parse(&out, Path::new("c.yaml")).unwrap();
         let e = cfg
             .endpoint(
@@ -202,7 +214,7 @@ mod tests {
     #[test]
     fn an_admins_embedding_model_is_kept() {
         let text = "rag_embedding_model: ollama:nomic\nclients:\n- type: openai-compatible\n  name: ollama\n  api_base: http://127.0.0.1:11434/v1\n  models:\n  - name: nomic\n    type: embedding\n";
-        let (out, set) = edit(text, BASE, "m", 32);
+        let (out, set) = edit(text, BASE, "m", 32, true);
         assert!(!set);
         let cfg = AichatConfig::parse(&out, Path::new("c.yaml")).unwrap();
         assert_eq!(cfg.rag_embedding_model.as_deref(), Some("ollama:nomic"));
@@ -214,7 +226,7 @@ mod tests {
         let f = d.path().join("config.yaml");
         let original = "model: local:chat   # keep me\nclients:\n- type: openai-compatible\n  name: local\n  api_base: http://127.0.0.1:1/v1\n";
         std::fs::write(&f, original).unwrap();
-        let r = install(&f, BASE, "all-MiniLM-L6-v2", 32).unwrap();
+        let r = install(&f, BASE, "all-MiniLM-L6-v2", 32, true).unwrap();
         assert!(r.set_default);
         assert_eq!(
             std::fs::read_to_string(r.backup.unwrap()).unwrap(),
@@ -223,13 +235,13 @@ mod tests {
         let after = std::fs::read_to_string(&f).unwrap();
         assert!(after.contains("model: local:chat   # keep me\n"));
         // A second run changes nothing.
-        let again = install(&f, BASE, "all-MiniLM-L6-v2", 32).unwrap();
+        let again = install(&f, BASE, "all-MiniLM-L6-v2", 32, true).unwrap();
         assert_eq!(again.backup, None);
         assert_eq!(std::fs::read_to_string(&f).unwrap(), after);
         // A flow-style list cannot be extended as text: refused, the file untouched.
         let g = d.path().join("flow.yaml");
         std::fs::write(&g, "clients: [{type: openai, api_key: k}]\n").unwrap();
-        let e = install(&g, BASE, "m", 32).unwrap_err().to_string();
+        let e = install(&g, BASE, "m", 32, true).unwrap_err().to_string();
         assert!(e.contains("add it by hand"), "{e}");
         assert_eq!(
             std::fs::read_to_string(&g).unwrap(),

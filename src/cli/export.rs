@@ -140,7 +140,26 @@ pub async fn run(ctx: &Context, target: &Target) -> Result<u8, Failure> {
     } else if !ctx.quiet {
         crate::out!("{}", describe(&report));
     }
+    warn_without_serve(ctx, &report).await;
     Ok(exit::OK)
+}
+
+/// When AIChat needs `incus-ai serve` for these RAG files and it does not answer, says so in
+/// one line with the fix (even with `-q`: `aichat --rag` would fail).
+pub async fn warn_without_serve(ctx: &Context, report: &export::ExportReport) {
+    let (Some(dir), Ok(addr)) = (ctx.model_dir(), super::serve::listen_addr(ctx, None)) else {
+        return;
+    };
+    if !report.needs_serve() {
+        return;
+    }
+    let id = crate::knowledge::embed::model_id(&dir);
+    if let Err(why) = super::serve::answers(addr, &id).await {
+        crate::errln!(
+            "incus-ai: warning: `aichat --rag {}` needs `incus-ai serve`: {why}",
+            report.rags.first().map_or("incus", |r| r.name.as_str())
+        );
+    }
 }
 
 fn agent(ctx: &Context, args: &AgentArgs) -> Result<u8, Failure> {

@@ -72,6 +72,9 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
             crate::outln!("try: {}", e.try_command);
         }
     }
+    if let Some(e) = &report.export {
+        super::export::warn_without_serve(ctx, e).await;
+    }
     match &report.failed {
         Some(e) => Err(Failure::new(
             exit::FAILURE,

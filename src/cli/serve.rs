@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use super::{Context, Failure, exit};
 use crate::aichat::serve::{self, DEFAULT_LISTEN, Served};
-use crate::knowledge::embed::{self, LocalModel};
+use crate::knowledge::embed;
 
 /// Options of `serve`.
 #[derive(Debug, clap::Args)]
@@ -47,13 +47,15 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     if args.check {
         return check(addr, &embed::model_id(&dir)).await;
     }
-    let model = LocalModel::load(&dir).map_err(|e| Failure::of(exit::FAILURE, &e))?;
-    let served = Served::new(std::sync::Arc::new(model), embed::model_id(&dir));
+    // One copy of the model: the reranker's searches embed their queries with it too.
+    let model = embed::shared(&dir).map_err(|e| Failure::new(exit::FAILURE, e))?;
+    let served =
+        Served::new(model, embed::model_id(&dir)).with_index(ctx.data.index(), dir.clone());
     let quiet = ctx.quiet;
     serve::serve(addr, served, |bound| {
         if !quiet {
             crate::errln!(
-                "incus-ai serve: embeddings of {} on http://{bound}/v1",
+                "incus-ai serve: embeddings of {} and the reranker on http://{bound}/v1",
                 embed::model_id(&dir)
             );
         }
@@ -63,25 +65,25 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     Ok(exit::OK)
 }
 
-/// `serve --check`: does a server answer at `addr` and list the model `id`?
-async fn check(addr: SocketAddr, id: &str) -> Result<u8, Failure> {
+/// How to start `serve`, for messages.
+pub const HOW_TO_START: &str = "start it with `systemctl --user enable --now incus-ai-serve` (contrib/incus-ai-serve.service) or `incus-ai serve &`";
+
+/// Whether `incus-ai serve` answers at `addr` with the model `id`; else why not, in one line
+/// that says how to fix it.
+pub async fn answers(addr: SocketAddr, id: &str) -> Result<(), String> {
     let url = format!("http://{addr}/v1/models");
     let client = crate::util::http::client_builder(std::time::Duration::from_secs(3))
         .build()
-        .map_err(|e| Failure::new(exit::FAILURE, format!("serve --check: {e}")))?;
-    let resp = client.get(&url).send().await.map_err(|_| {
-        Failure::new(
-            exit::FAILURE,
-            format!("serve --check: nothing answers at {url}; start it with `incus-ai serve`"),
-        )
-    })?;
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|_| format!("nothing answers at {url}; {HOW_TO_START}"))?;
     if !resp.status().is_success() {
-        return Err(Failure::new(
-            exit::FAILURE,
-            format!(
-                "serve --check: {url} answered {}; it is not incus-ai serve",
-                resp.status()
-            ),
+        return Err(format!(
+            "{url} answered {}; it is not incus-ai serve (another program holds the port: stop it or set [embeddings] listen)",
+            resp.status()
         ));
     }
     let body = crate::util::http::read_body(resp, 1 << 20, "the model list")
@@ -94,11 +96,18 @@ async fn check(addr: SocketAddr, id: &str) -> Result<u8, Failure> {
         .iter()
         .any(|m| m["id"].as_str() == Some(id));
     if !listed {
-        return Err(Failure::new(
-            exit::FAILURE,
-            format!("serve --check: {url} does not list {id}; another server holds the port"),
+        return Err(format!(
+            "{url} does not list {id}; another server holds the port (stop it or set [embeddings] listen)"
         ));
     }
+    Ok(())
+}
+
+/// `serve --check`: does a server answer at `addr` and list the model `id`?
+async fn check(addr: SocketAddr, id: &str) -> Result<u8, Failure> {
+    answers(addr, id)
+        .await
+        .map_err(|why| Failure::new(exit::FAILURE, format!("serve --check: {why}")))?;
     crate::outln!("{id} answering at http://{addr}/v1");
     Ok(exit::OK)
 }

@@ -363,6 +363,15 @@ async fn export_errors_name_the_fix_and_refresh_skips_aichat_when_it_is_not_conf
             .code,
         0
     );
+    // The export is made of the index's sections: without an index it says how to make one.
+    let r = w.incus_ai(&["export", "aichat"]).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no index") && r.stderr.contains("incus-ai index"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.incus_ai(&["index", "-q"]).await.code, 0);
     let r = w
         .incus_ai(&["export", "aichat", "--embedding-model", "local:nope"])
         .await;

@@ -216,7 +216,14 @@ fn aichats_config_is_edited_where_it_lives_with_its_owner_and_mode_or_not_at_all
     let link = conf.join("config.yaml");
     std::os::unix::fs::symlink(&real, &link).unwrap();
 
-    let r = install(&link, "http://127.0.0.1:8765/v1", "all-MiniLM-L6-v2", 64).unwrap();
+    let r = install(
+        &link,
+        "http://127.0.0.1:8765/v1",
+        "all-MiniLM-L6-v2",
+        64,
+        true,
+    )
+    .unwrap();
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
@@ -247,7 +254,14 @@ fn aichats_config_is_edited_where_it_lives_with_its_owner_and_mode_or_not_at_all
     std::fs::create_dir_all(&conf2).unwrap();
     let link2 = conf2.join("config.yaml");
     std::os::unix::fs::symlink(&locked, &link2).unwrap();
-    let e = install(&link2, "http://127.0.0.1:8765/v1", "all-MiniLM-L6-v2", 64).unwrap_err();
+    let e = install(
+        &link2,
+        "http://127.0.0.1:8765/v1",
+        "all-MiniLM-L6-v2",
+        64,
+        true,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("cannot write"), "{e}");
     assert_eq!(
         std::fs::read_dir(&conf2).unwrap().count(),

@@ -143,6 +143,104 @@ fn serve_answers_openai_embeddings_and_refuses_bad_requests() {
     assert!(r.stderr.contains("only loopback"), "{}", r.stderr);
 }
 
+#[test]
+fn serve_reranks_candidates_in_incus_ais_own_order_and_sends_back_what_is_worth_it() {
+    let env = Env::new();
+    let src = fixtures().join("incus-src");
+    let r = env.run(&[
+        "refresh",
+        "-q",
+        "--no-export",
+        "--source",
+        src.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let question = "how do I take a cluster member down for maintenance";
+    let r = env.run(&["search", "--json", "--limit", "3", question]);
+    let hits = r.json();
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 3, "{}", r.stdout);
+    // Candidates as AIChat sends them: chunk texts, each naming its sections' URLs; in an
+    // order that is not incus-ai's, with one unrelated chunk.
+    let chunk = |h: &serde_json::Value| {
+        format!(
+            "{}\nSection: {}\nSource: {}\n\n{}",
+            h["title"].as_str().unwrap(),
+            h["section"].as_str().unwrap(),
+            h["url"].as_str().unwrap(),
+            h["text"].as_str().unwrap()
+        )
+    };
+    let documents = vec![
+        "Unrelated\nSection: Unrelated\nSource: https://example.com/other/\n\nbananas".to_string(),
+        chunk(&hits[2]),
+        chunk(&hits[0]),
+        chunk(&hits[1]),
+    ];
+    let s = Serve::start(&env, free_port());
+    let url = format!("{}/rerank", s.base);
+    let body = serde_json::json!({"model": "rerank", "query": question, "documents": documents, "top_n": 40});
+    let (code, v) = post(&url, body.to_string().into_bytes());
+    assert_eq!(code, 200, "{v}");
+    let order: Vec<u64> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(&order[..3], &[2, 3, 1], "incus-ai's order: {v}");
+    assert!(!order.contains(&0) || order.last() == Some(&0), "{v}");
+    assert!(v["results"][0]["relevance_score"].as_f64().unwrap() > 0.0);
+    // top_n bounds what comes back; Cohere-style objects are documents too.
+    let objects: Vec<serde_json::Value> = documents
+        .iter()
+        .map(|d| serde_json::json!({"text": d}))
+        .collect();
+    let body = serde_json::json!({"query": question, "documents": objects, "top_n": 1, "return_documents": true});
+    let (code, v) = post(&url, body.to_string().into_bytes());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["results"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["results"][0]["index"], 2);
+    assert!(
+        v["results"][0]["document"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Source: ")
+    );
+    for (body, want, says) in [
+        (
+            serde_json::json!({"query": "", "documents": ["x"]}),
+            400,
+            "query is empty",
+        ),
+        (
+            serde_json::json!({"query": "q", "documents": []}),
+            400,
+            "documents",
+        ),
+        (
+            serde_json::json!({"model": "bge-reranker", "query": "q", "documents": ["x"]}),
+            404,
+            "not served here",
+        ),
+        (
+            serde_json::json!({"query": "q"}),
+            400,
+            "not a rerank request",
+        ),
+    ] {
+        let (code, v) = post(&url, body.to_string().into_bytes());
+        assert_eq!(code, want, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(says),
+            "{v}"
+        );
+    }
+}
+
 /// AIChat's config before: a chat client of the admin's own, a comment, no embedding model.
 const AICHAT_CONFIG: &str = "# my AIChat settings\nmodel: mine:chat\nrag_top_k: 1\nclients:\n- type: openai-compatible\n  name: mine\n  api_base: http://127.0.0.1:9/v1   # not used by --dry-run\n  models:\n  - name: chat\n";
 
@@ -203,6 +301,17 @@ fn aichat_with_the_local_model_injects_the_note_that_answers_by_meaning() {
     }
     assert!(after.contains(&format!("api_base: http://127.0.0.1:{port}/v1")));
     assert!(after.contains("rag_embedding_model: incus-ai:all-MiniLM-L6-v2"));
+    assert!(
+        after.contains("- name: rerank\n    type: reranker"),
+        "{after}"
+    );
+    // The RAG asks incus-ai to rerank a wide pool of AIChat's candidates.
+    let rag = std::fs::read_to_string(aichat_dir.join("rags/incus-local.yaml")).unwrap();
+    assert!(
+        rag.contains("reranker_model: incus-ai:rerank") && rag.contains("top_k: 40"),
+        "{}",
+        &rag[..300]
+    );
     let backup = aichat_dir.join("config.yaml.incus-ai.bak");
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), AICHAT_CONFIG);
     // The nightly refresh now exports without the flag.
@@ -234,9 +343,15 @@ fn aichat_with_the_local_model_injects_the_note_that_answers_by_meaning() {
         "the maintenance note is the context:\n{}",
         r.stdout
     );
+    // incus-ai's reranker decides the order: the note that answers comes first.
+    let at = |text: &str| r.stdout.find(text.lines().nth(4).unwrap());
+    let answer = at(&notes_written[0].1).expect("the maintenance note is in the context");
     for (name, text) in &notes_written[1..] {
-        let first = text.lines().nth(4).unwrap();
-        assert!(!r.stdout.contains(first), "{name} is not: {}", r.stdout);
+        assert!(
+            at(text).is_none_or(|i| i > answer),
+            "{name} comes before the answer: {}",
+            r.stdout
+        );
     }
 
     // A one-query `search` has `serve` embed the query (no model load), and finds the same.

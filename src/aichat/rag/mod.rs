@@ -8,6 +8,7 @@
 //! files) and published in one rename ([`publish`]), so a failing endpoint or a killed run
 //! leaves the previous RAG files as they were.
 
+mod collect;
 pub mod format;
 pub mod publish;
 mod stage;
@@ -45,6 +46,9 @@ pub enum ExportError {
     /// The mirror.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The index (the export reads its sections and vectors).
+    #[error(transparent)]
+    Index(#[from] crate::knowledge::index::IndexError),
     /// `--use-local-model` with the model turned off or not loading.
     #[error("--use-local-model: {0}")]
     LocalModel(String),
@@ -74,6 +78,10 @@ pub enum ExportError {
         detail: String,
     },
 }
+
+/// The RAG's `top_k` when incus-ai reranks: AIChat's vector and keyword searches each find
+/// this many candidates, and the reranker sends back the few worth the model's context.
+pub const RERANK_TOP_K: usize = 40;
 
 /// What to export.
 #[derive(Debug, Clone, Default)]
@@ -127,6 +135,9 @@ pub struct ExportReport {
     pub rags: Vec<RagReport>,
     /// `client:model`.
     pub embedding_model: String,
+    /// The RAG's reranker (`incus-ai:rerank` when incus-ai ranks AIChat's candidates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reranker: Option<String>,
     /// Chunk size used.
     pub chunk_size: usize,
     /// Chunks embedded now.
@@ -149,12 +160,23 @@ pub struct ExportReport {
     pub elapsed_ms: u64,
 }
 
+impl ExportReport {
+    /// Whether AIChat needs `incus-ai serve` to use these RAG files (it embeds the question or
+    /// reranks).
+    pub fn needs_serve(&self) -> bool {
+        let ours = |m: &str| m.starts_with(&format!("{}:", crate::aichat::local_client::CLIENT));
+        ours(&self.embedding_model) || self.reranker.as_deref().is_some_and(ours)
+    }
+}
+
 /// Writes `text` to `path` through a temporary file and a rename.
 pub fn write_atomically(path: &Path, text: &str) -> Result<(), ExportError> {
     crate::util::fsx::write_atomic(path, text.as_bytes()).map_err(publish::write_err(path))
 }
 
-/// Stages and publishes an export.
+/// Stages and publishes an export of the current index.
 pub async fn export(data: &DataDir, opts: &ExportOptions) -> Result<ExportReport, ExportError> {
-    Ok(stage(data, opts).await?.publish()?.report)
+    let index = crate::knowledge::index::build::current_dir(&data.index())
+        .ok_or_else(|| crate::knowledge::index::IndexError::NoIndex(data.index()))?;
+    Ok(stage(data, &index, opts).await?.publish()?.report)
 }

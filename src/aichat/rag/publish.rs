@@ -21,9 +21,9 @@ pub struct Staged {
     pub(super) links: Vec<(PathBuf, PathBuf)>,
     /// The role file, when it is to be written.
     pub(super) role: Option<(PathBuf, tempfile::NamedTempFile)>,
-    pub(super) cache: Cache,
-    /// The vectors the cache keeps; `None` for a cache shared with others (all kept).
-    pub(super) keep: Option<HashSet<[u8; 32]>>,
+    /// The embedding cache to save (when chunk texts were embedded) and the vectors it keeps
+    /// (`None` for a cache shared with others: all kept).
+    pub(super) cache: Option<(Cache, Option<HashSet<[u8; 32]>>)>,
     /// The report.
     pub report: ExportReport,
 }
@@ -84,11 +84,10 @@ impl Staged {
         if let Some((path, tmp)) = self.role.take() {
             tmp.persist(&path).map_err(|e| write_err(&path)(e.error))?;
         }
-        let saved = match &self.keep {
-            Some(keep) => self.cache.save(keep),
-            None => self
-                .cache
-                .save_all(crate::knowledge::embed::cache::MAX_SHARED),
+        let saved = match &mut self.cache {
+            Some((cache, Some(keep))) => cache.save(keep),
+            Some((cache, None)) => cache.save_all(crate::knowledge::embed::cache::MAX_SHARED),
+            None => Ok(()),
         };
         if let Err(e) = saved {
             tracing::warn!("embedding cache not saved: {e}");

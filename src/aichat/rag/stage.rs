@@ -3,31 +3,20 @@
 //! changed size), and a new generation of RAG files and the role, not yet visible.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::RagReport;
+use super::collect::{ChunkVectors, Part, part};
 use super::format::{RagData, RagDocument, RagFile, encode, valid_rag_name};
 use super::publish::{Staged, write_err};
 use super::{DEFAULT_CHUNK_SIZE, ExportError, ExportOptions, ExportReport, ROLE, ROLE_MARKER};
-use crate::aichat::chunk::{Chunk, chunk_page};
 use crate::aichat::config::{AichatConfig, AichatError, AichatPaths, Endpoint};
 use crate::aichat::embed::{self, Cache, Embedder};
 use crate::aichat::local_client;
 use crate::knowledge::Collection;
-use crate::knowledge::document::Page;
-use crate::knowledge::mirror::store::Store;
 use crate::util::generations::Generations;
 use crate::util::paths::DataDir;
-
-/// The chunks of one collection, for one RAG file.
-struct Part {
-    rag: String,
-    collection: Collection,
-    pages: usize,
-    /// (mirrored file path, its hash, its chunks)
-    files: Vec<(String, String, Vec<Chunk>)>,
-}
 
 /// What the export uses, resolved from the options and AIChat's configuration.
 struct Settings {
@@ -51,40 +40,45 @@ fn settings(opts: &ExportOptions) -> Result<Settings, ExportError> {
     let mut cfg = AichatConfig::load(&paths.config_file)?;
     let mut notes = Vec::new();
     if opts.use_local_model {
-        if opts.embedding_model.is_none() && cfg.rag_embedding_model.is_none() {
-            let local = opts.local_model.as_ref().ok_or_else(|| {
-                ExportError::LocalModel(
-                    "the embedding model is turned off ([embeddings] enabled = false)".into(),
-                )
-            })?;
-            crate::knowledge::embed::shared(&local.dir).map_err(ExportError::LocalModel)?;
-            let added = local_client::install(
-                &paths.config_file,
-                &local.api_base,
-                &crate::knowledge::embed::model_id(&local.dir),
-                crate::aichat::serve::MAX_BATCH,
-            )?;
+        let local = opts.local_model.as_ref().ok_or_else(|| {
+            ExportError::LocalModel(
+                "the embedding model is turned off ([embeddings] enabled = false)".into(),
+            )
+        })?;
+        crate::knowledge::embed::shared(&local.dir).map_err(ExportError::LocalModel)?;
+        let admins = opts
+            .embedding_model
+            .clone()
+            .or(cfg.rag_embedding_model.clone());
+        let added = local_client::install(
+            &paths.config_file,
+            &local.api_base,
+            &crate::knowledge::embed::model_id(&local.dir),
+            crate::aichat::serve::MAX_BATCH,
+            admins.is_none(),
+        )?;
+        if let Some(b) = &added.backup {
             notes.push(format!(
-                "AIChat now embeds with {} ({}{}); `incus-ai serve` must be running when you use `aichat --rag`",
-                added.model,
+                "AIChat's {} now has the {} client ({}backup in {}); `incus-ai serve` must be running when you use `aichat --rag`",
                 paths.config_file.display(),
-                added
-                    .backup
-                    .map(|b| format!(", backup in {}", b.display()))
-                    .unwrap_or_default()
+                local_client::CLIENT,
+                if added.set_default {
+                    format!("embedding model {}, ", added.model)
+                } else {
+                    String::new()
+                },
+                b.display()
             ));
-            cfg = AichatConfig::load(&paths.config_file)?;
-            if cfg.rag_embedding_model.is_none() {
+        }
+        cfg = AichatConfig::load(&paths.config_file)?;
+        match admins {
+            None if cfg.rag_embedding_model.is_none() => {
                 cfg.rag_embedding_model = Some(added.model);
             }
-        } else if let Some(m) = opts
-            .embedding_model
-            .as_ref()
-            .or(cfg.rag_embedding_model.as_ref())
-        {
-            notes.push(format!(
-                "--use-local-model: AIChat's embedding model {m} is kept (the local one is set up only when AIChat has none)"
-            ));
+            None => {}
+            Some(m) => notes.push(format!(
+                "--use-local-model: AIChat's embedding model {m} is kept; incus-ai's reranker orders what it finds"
+            )),
         }
     }
     let model = opts
@@ -120,6 +114,17 @@ fn settings(opts: &ExportOptions) -> Result<Settings, ExportError> {
     if !valid_rag_name(&name) {
         return Err(ExportError::BadName(name));
     }
+    // An admin's own reranker is kept; with incus-ai's client in AIChat, incus-ai reranks.
+    let ours = format!("{}:{}", local_client::CLIENT, local_client::RERANKER);
+    let has_client = cfg
+        .clients
+        .iter()
+        .any(|c| c.name.as_deref() == Some(local_client::CLIENT));
+    let reranker = cfg
+        .rag_reranker_model
+        .clone()
+        .or(has_client.then_some(ours.clone()));
+    let ours_reranks = reranker.as_deref() == Some(ours.as_str());
     Ok(Settings {
         name,
         model,
@@ -128,57 +133,16 @@ fn settings(opts: &ExportOptions) -> Result<Settings, ExportError> {
         overlap: cfg.rag_chunk_overlap.unwrap_or(chunk_size / 20),
         rags_dir: opts.rags_dir.clone().unwrap_or(paths.rags_dir.clone()),
         roles_dir: paths.roles_dir.clone(),
-        reranker: cfg.rag_reranker_model.clone(),
-        top_k: cfg.rag_top_k.unwrap_or(5),
+        reranker: reranker.clone(),
+        // incus-ai's reranker gets a wide pool and sends back only what is worth the context.
+        top_k: if ours_reranks {
+            super::RERANK_TOP_K
+        } else {
+            cfg.rag_top_k.unwrap_or(5)
+        },
         local,
         notes,
     })
-}
-
-fn collect(
-    data: &DataDir,
-    collection: Collection,
-    rag: String,
-    s: &Settings,
-) -> Result<Option<Part>, ExportError> {
-    let store = Store::new(data.mirror().join(collection.as_str()));
-    let Some(generation) = store.current()? else {
-        return Ok(None);
-    };
-    let pages_dir = store.current_link().join("pages");
-    let mut files = Vec::new();
-    for (file, rec) in &generation.manifest.pages {
-        // Generated CLI man pages stay in the search index; AIChat gets the documentation.
-        if collection == Collection::Docs && file.starts_with("reference/manpages/") {
-            continue;
-        }
-        let text = generation.read_verified(file)?;
-        let mut chunks = chunk_page(&Page::parse(&text), s.chunk_size, s.overlap);
-        for ch in &mut chunks {
-            if let std::borrow::Cow::Owned(t) = crate::util::text::defuse_prompt_tags(&ch.text) {
-                ch.text = t;
-            }
-            // The site's notes go to an embedding endpoint and a model: without secrets.
-            if collection == Collection::Local
-                && let std::borrow::Cow::Owned(t) = crate::util::redact::text(&ch.text)
-            {
-                ch.text = t;
-            }
-        }
-        if !chunks.is_empty() {
-            files.push((
-                pages_dir.join(file).display().to_string(),
-                rec.hash.clone(),
-                chunks,
-            ));
-        }
-    }
-    Ok(Some(Part {
-        rag,
-        collection,
-        pages: files.len(),
-        files,
-    }))
 }
 
 /// The chunk texts of every part, each once, in order.
@@ -197,7 +161,6 @@ fn texts(parts: &[Part]) -> Vec<&str> {
 struct Embedded {
     keep: HashSet<[u8; 32]>,
     embedded: usize,
-    total: usize,
     /// Set when the model changed size and everything was embedded again.
     note: Option<String>,
 }
@@ -219,7 +182,6 @@ async fn embed_missing(
         .collect();
     let mut out = Embedded {
         embedded: missing.len(),
-        total: all.len(),
         keep,
         note: None,
     };
@@ -264,7 +226,7 @@ async fn embed_missing(
 }
 
 /// The RAG file of one part, and its number of chunks.
-fn rag_of(part: &Part, s: &Settings, cache: &Cache) -> (RagData, usize) {
+fn rag_of(part: &Part, s: &Settings, vectors: &ChunkVectors) -> (RagData, usize) {
     let mut data = RagData {
         embedding_model: s.model.clone(),
         chunk_size: s.chunk_size,
@@ -281,10 +243,10 @@ fn rag_of(part: &Part, s: &Settings, cache: &Cache) -> (RagData, usize) {
     for (id, (path, hash, file_chunks)) in part.files.iter().enumerate() {
         let mut documents = Vec::new();
         for (i, ch) in file_chunks.iter().enumerate() {
-            let Some(v) = cache.get(&embed::key(&ch.text)) else {
-                continue;
-            };
-            data.vectors.insert(format!("{id}-{i}"), encode(v));
+            // A chunk without a vector (a later part of a long section) is found by its words.
+            if let Some(v) = vectors.of(ch) {
+                data.vectors.insert(format!("{id}-{i}"), encode(&v));
+            }
             documents.push(RagDocument {
                 page_content: ch.text.clone(),
                 metadata: BTreeMap::from([
@@ -317,7 +279,7 @@ type Written = (
 fn write_generation(
     parts: &[Part],
     s: &Settings,
-    cache: &Cache,
+    vectors: &ChunkVectors,
     gens: &Generations,
 ) -> Result<Written, ExportError> {
     let current = gens.current();
@@ -325,7 +287,7 @@ fn write_generation(
     let mut links = Vec::new();
     let mut rags = Vec::new();
     for part in parts {
-        let (data, chunks) = rag_of(part, s, cache);
+        let (data, chunks) = rag_of(part, s, vectors);
         let yaml = serde_norway::to_string(&data).map_err(|e| ExportError::Serialize {
             name: part.rag.clone(),
             detail: e.to_string(),
@@ -378,16 +340,23 @@ fn stage_role(s: &Settings) -> Result<StagedRole, ExportError> {
     }
 }
 
-/// Prepares the export: chunks, embeddings (new chunks only), RAG files in a new generation.
-pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, ExportError> {
+/// Prepares the export from the index in `index_dir` (the one a refresh is about to publish):
+/// chunks of its sections, their vectors (the index's own with the local model, else embedded,
+/// new chunks only), RAG files in a new generation.
+pub async fn stage(
+    data: &DataDir,
+    index_dir: &Path,
+    opts: &ExportOptions,
+) -> Result<Staged, ExportError> {
     let start = Instant::now();
     let s = settings(opts)?;
+    let sections = crate::knowledge::index::sections::read_all(index_dir)?;
     let mut parts = Vec::new();
     for (collection, rag) in [
         (Collection::Docs, s.name.clone()),
         (Collection::Local, format!("{}-local", s.name)),
     ] {
-        if let Some(p) = collect(data, collection, rag, &s)?
+        if let Some(p) = part(data, collection, rag, &sections, s.chunk_size, s.overlap)?
             && !p.files.is_empty()
         {
             parts.push(p);
@@ -396,35 +365,56 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
     if parts.iter().all(|p| p.collection != Collection::Docs) {
         return Err(ExportError::EmptyMirror(data.mirror()));
     }
-    // The local model's vectors are shared with the index and every data dir of the user.
-    let (embedder, mut cache, shared_cache) = match &s.local {
-        Some(m) => (
-            Embedder::in_process(s.endpoint.clone(), m.clone()),
-            Cache::open(
-                &crate::knowledge::embed::cache_dir(),
-                &format!("local-{}", s.endpoint.wire_name),
-            ),
-            true,
-        ),
-        None => (
-            Embedder::new(s.endpoint.clone(), s.chunk_size),
-            Cache::open(&data.cache().join("embeddings"), &s.model),
-            false,
-        ),
+    // With the local model, the index's section vectors are the chunks' (computed once, by
+    // the index); otherwise (or an index without them) the chunk texts are embedded.
+    let from_index = s
+        .local
+        .as_ref()
+        .and_then(|_| ChunkVectors::from_index(index_dir, &s.endpoint.wire_name));
+    let total: usize = parts
+        .iter()
+        .flat_map(|p| &p.files)
+        .map(|(_, _, c)| c.len())
+        .sum();
+    let (vectors, embedder, emb, cache) = match from_index {
+        Some(v) => (v, None, None, None),
+        None => {
+            // The local model's vectors are shared with the index and every data dir of the user.
+            let (embedder, mut cache, shared_cache) = match &s.local {
+                Some(m) => (
+                    Embedder::in_process(s.endpoint.clone(), m.clone()),
+                    Cache::open(
+                        &crate::knowledge::embed::cache_dir(),
+                        &format!("local-{}", s.endpoint.wire_name),
+                    ),
+                    true,
+                ),
+                None => (
+                    Embedder::new(s.endpoint.clone(), s.chunk_size),
+                    Cache::open(&data.cache().join("embeddings"), &s.model),
+                    false,
+                ),
+            };
+            let emb = embed_missing(&parts, &embedder, &mut cache, &s.model).await?;
+            let keep = (!shared_cache).then(|| emb.keep.clone());
+            let vectors = ChunkVectors::Cache(cache);
+            (vectors, Some(embedder), Some(emb), Some(keep))
+        }
     };
-    let emb = embed_missing(&parts, &embedder, &mut cache, &s.model).await?;
     let gens = Generations::new(data.aichat().join(&s.name));
-    let (pending, links, rags) = write_generation(&parts, &s, &cache, &gens)?;
+    let (pending, links, rags) = write_generation(&parts, &s, &vectors, &gens)?;
     let (role, role_tmp) = stage_role(&s)?;
     let name = &s.name;
+    let embedded = emb.as_ref().map_or(0, |e| e.embedded);
     let report = ExportReport {
         rags,
         embedding_model: s.model.clone(),
+        reranker: s.reranker.clone(),
         chunk_size: s.chunk_size,
-        embedded: emb.embedded,
-        cached: emb.total - emb.embedded,
-        embedding_calls: embedder.calls(),
-        in_process: embedder.is_in_process(),
+        embedded,
+        cached: total - embedded,
+        embedding_calls: embedder.as_ref().map_or(0, Embedder::calls),
+        in_process: embedder.as_ref().is_none_or(Embedder::is_in_process),
         role: role.clone(),
         try_command: format!(
             "aichat --rag {name}{} \"how do I remove a dead cluster member?\"",
@@ -434,8 +424,17 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
                 String::new()
             }
         ),
-        notes: s.notes.iter().cloned().chain(emb.note).collect(),
+        notes: s
+            .notes
+            .iter()
+            .cloned()
+            .chain(emb.and_then(|e| e.note))
+            .collect(),
         elapsed_ms: start.elapsed().as_millis() as u64,
+    };
+    let cache = match (vectors, cache) {
+        (ChunkVectors::Cache(c), Some(keep)) => Some((c, keep)),
+        _ => None,
     };
     Ok(Staged {
         gens,
@@ -443,7 +442,6 @@ pub async fn stage(data: &DataDir, opts: &ExportOptions) -> Result<Staged, Expor
         links,
         role: role_tmp,
         cache,
-        keep: (!shared_cache).then_some(emb.keep),
         report,
     })
 }

@@ -158,6 +158,8 @@ fn add_page(
             f.prior => prior * schema::key_prior(&s.keys),
             f.class => SectionClass::of(page.meta.doc_path.as_deref(), !s.keys.is_empty()) as u64,
             f.section_id => schema::section_id(key, ordinal),
+            f.ordinal => ordinal as u64,
+            f.level => u64::from(s.level),
         );
         if let Some(p) = &page.meta.doc_path {
             d.add_text(f.doc_path, p);
@@ -222,6 +224,18 @@ pub struct StagedIndex {
 }
 
 impl StagedIndex {
+    /// The folder holding the index as it will be once published: the new generation, or the
+    /// current one when nothing changed.
+    pub fn dir(&self) -> PathBuf {
+        match &self.pending {
+            Some((_, tmp)) => tmp.clone(),
+            None => self
+                .gens
+                .current()
+                .unwrap_or_else(|| self.gens.current_link()),
+        }
+    }
+
     /// Makes the new generation current.
     pub fn publish(mut self) -> Result<IndexReport, IndexError> {
         if let Some((name, tmp)) = self.pending.take() {

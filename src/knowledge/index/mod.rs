@@ -6,8 +6,10 @@ pub mod dense;
 pub mod hybrid;
 pub mod query;
 pub mod readonly;
+pub mod rerank;
 pub mod schema;
 pub mod search;
+pub mod sections;
 pub mod synonyms;
 pub mod vectors;
 

@@ -10,7 +10,7 @@ use tantivy::tokenizer::{
 };
 
 /// Bumped whenever fields or analyzers change; an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// `kind` of a document that is one heading section.
 pub const KIND_SECTION: &str = "section";
@@ -60,6 +60,10 @@ pub struct Fields {
     pub class: Field,
     /// Number identifying the section (fast field), the key of its vector, see [`section_id`].
     pub section_id: Field,
+    /// Position of the section in its page (stored), so that a page can be read back in order.
+    pub ordinal: Field,
+    /// Heading level of the section (stored), 1 for the page title.
+    pub level: Field,
 }
 
 /// What kind of text a section is, following the docs' own layout (how-to guides,
@@ -161,7 +165,9 @@ pub fn build() -> (Schema, Fields) {
         page_id: b.add_u64_field("page_id", FAST),
         prior: b.add_f64_field("prior", FAST),
         class: b.add_u64_field("class", FAST),
-        section_id: b.add_u64_field("section_id", FAST),
+        section_id: b.add_u64_field("section_id", FAST | STORED),
+        ordinal: b.add_u64_field("ordinal", STORED),
+        level: b.add_u64_field("level", STORED),
     };
     (b.build(), fields)
 }

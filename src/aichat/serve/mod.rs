@@ -1,6 +1,8 @@
 //! `incus-ai serve`: the local embedding model behind an OpenAI-compatible endpoint, so AIChat
 //! embeds its users' questions with the model that embedded the RAG's chunks, and no other
-//! model server is needed. `POST /v1/embeddings` and `GET /v1/models`; loopback only, for
+//! model server is needed; and incus-ai's own ranking as AIChat's reranker, so that what AIChat
+//! injects is what `incus-ai search` ranks first. `POST /v1/embeddings`, `POST /v1/rerank`
+//! and `GET /v1/models`; loopback only, for
 //! this machine's programs (not web pages: `Host` and `Origin` are checked); connections,
 //! queued requests, bodies, batches and inputs are bounded; bad requests get a 4xx with an
 //! OpenAI-style error.
@@ -17,6 +19,10 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use crate::knowledge::embed::LocalModel;
+use crate::knowledge::index::{IndexError, Searcher};
+
+mod rerank;
+use rerank::rerank;
 
 /// Where `serve` listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
@@ -28,6 +34,11 @@ const MAX_DRAIN: usize = 64 << 20;
 pub const MAX_BATCH: usize = 64;
 /// Longest single input, in bytes (the model reads 256 tokens; the rest is cut anyway).
 pub const MAX_INPUT_BYTES: usize = 64 << 10;
+/// Most documents in one rerank request (AIChat sends at most twice the RAG's `top_k`).
+pub const MAX_DOCUMENTS: usize = 256;
+/// Longest rerank query, in bytes.
+pub const MAX_QUERY_BYTES: usize = 16 << 10;
+
 /// Requests admitted at once (one embeds, the others wait with their bodies read); one more
 /// is answered 503 before its body is read, so waiting work holds at most this many bodies.
 pub const MAX_QUEUED: usize = 8;
@@ -61,6 +72,30 @@ pub struct Served {
     busy: Semaphore,
     /// Requests admitted (waiting or embedding).
     admitted: Semaphore,
+    /// The docs index the reranker ranks with (the newest generation a refresh published).
+    index: Option<Reranker>,
+}
+
+/// The index behind `/v1/rerank`, opened on the first request and again whenever a refresh
+/// publishes a new generation.
+struct Reranker {
+    root: std::path::PathBuf,
+    model_dir: std::path::PathBuf,
+    open: std::sync::Mutex<Option<Arc<Searcher>>>,
+}
+
+impl Reranker {
+    fn searcher(&self) -> Result<Arc<Searcher>, IndexError> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let current = crate::knowledge::index::build::current_dir(&self.root)
+            .ok_or_else(|| IndexError::NoIndex(self.root.clone()))?;
+        if let Some(s) = open.as_ref().filter(|s| s.dir() == current) {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(Searcher::open(&self.root, Some(&self.model_dir))?);
+        *open = Some(s.clone());
+        Ok(s)
+    }
 }
 
 impl Served {
@@ -71,7 +106,19 @@ impl Served {
             id,
             busy: Semaphore::new(1),
             admitted: Semaphore::new(MAX_QUEUED),
+            index: None,
         }
+    }
+
+    /// Also reranks, with the index under `root` (its queries embedded by the model in
+    /// `model_dir`, the one served).
+    pub fn with_index(mut self, root: std::path::PathBuf, model_dir: std::path::PathBuf) -> Served {
+        self.index = Some(Reranker {
+            root,
+            model_dir,
+            open: std::sync::Mutex::new(None),
+        });
+        self
     }
 }
 
@@ -124,19 +171,26 @@ async fn answer(
         (&Method::GET, "/v1/models" | "/models") => json(
             StatusCode::OK,
             &serde_json::json!({"object": "list", "data": [
-                {"id": served.id, "object": "model", "owned_by": "incus-ai"}
+                {"id": served.id, "object": "model", "owned_by": "incus-ai"},
+                {"id": crate::aichat::local_client::RERANKER, "object": "model", "owned_by": "incus-ai"}
             ]}),
         ),
         (&Method::POST, "/v1/embeddings" | "/embeddings") => embeddings(served, req).await,
-        (_, "/v1/models" | "/models" | "/v1/embeddings" | "/embeddings") => error(
+        (&Method::POST, "/v1/rerank" | "/rerank") => rerank(served, req).await,
+        (
+            _,
+            "/v1/models" | "/models" | "/v1/embeddings" | "/embeddings" | "/v1/rerank" | "/rerank",
+        ) => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "invalid_request_error",
-            "use GET /v1/models or POST /v1/embeddings",
+            "use GET /v1/models, POST /v1/embeddings or POST /v1/rerank",
         ),
         _ => error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
-            format!("no route {path}: this server has GET /v1/models and POST /v1/embeddings"),
+            format!(
+                "no route {path}: this server has GET /v1/models, POST /v1/embeddings and POST /v1/rerank"
+            ),
         ),
     }
 }
@@ -189,30 +243,45 @@ async fn read_body(mut body: Incoming) -> Result<Vec<u8>, Option<hyper::Error>> 
     if seen > MAX_BODY { Err(None) } else { Ok(out) }
 }
 
+/// A 503 that says to come back shortly.
+fn busy() -> Response<Full<Bytes>> {
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_error",
+        format!("{MAX_QUEUED} requests are waiting for the model; try again shortly"),
+    );
+    r.headers_mut().insert(
+        hyper::header::RETRY_AFTER,
+        hyper::header::HeaderValue::from_static("1"),
+    );
+    r
+}
+
+/// The body of an admitted request, or the 4xx it gets.
+async fn body_of(req: Request<Incoming>) -> Result<Vec<u8>, Response<Full<Bytes>>> {
+    match read_body(req.into_body()).await {
+        Ok(b) => Ok(b),
+        Err(None) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            format!("request body over {MAX_BODY} bytes; send fewer or shorter inputs"),
+        )),
+        Err(Some(e)) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("request body could not be read: {e}"),
+        )),
+    }
+}
+
 async fn embeddings(served: Arc<Served>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let bad = |m: String| error(StatusCode::BAD_REQUEST, "invalid_request_error", m);
     let Ok(_admitted) = served.admitted.try_acquire() else {
-        let mut r = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
-            format!("{MAX_QUEUED} requests are waiting for the model; try again shortly"),
-        );
-        r.headers_mut().insert(
-            hyper::header::RETRY_AFTER,
-            hyper::header::HeaderValue::from_static("1"),
-        );
-        return r;
+        return busy();
     };
-    let body = match read_body(req.into_body()).await {
+    let body = match body_of(req).await {
         Ok(b) => b,
-        Err(None) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request_error",
-                format!("request body over {MAX_BODY} bytes; send fewer or shorter inputs"),
-            );
-        }
-        Err(Some(e)) => return bad(format!("request body could not be read: {e}")),
+        Err(r) => return r,
     };
     let request: EmbeddingsRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
