@@ -5,7 +5,10 @@
 //! Then the real `aichat --rag incus --dry-run` on the same docs with the local model: the share
 //! of questions whose answer phrase is in what AIChat puts in front of the model.
 //!
-//! Usage: cargo run --release --example eval -- [--shared DIR] [--questions FILE] [--show-misses]
+//! Three sets: `../shared/eval/dev.jsonl`, `tests/eval/real.jsonl` (real questions) and
+//! `tests/eval/hard.jsonl` (real admins' own words: pasted errors and symptoms).
+//!
+//! Usage: cargo run --release --example eval -- [--shared DIR] [--questions FILE] [--real FILE] [--hard FILE] [--show-misses]
 //! Exits 1 when the full configuration misses the targets (recall@5 >= 0.95, MRR@10 >= 0.85).
 
 #[path = "support/eval_aichat.rs"]
@@ -213,9 +216,13 @@ async fn main() {
     let real = PathBuf::from(shared::arg("--real").unwrap_or_else(|| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/tests/eval/real.jsonl").to_string()
     }));
+    let hard = PathBuf::from(shared::arg("--hard").unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/eval/hard.jsonl").to_string()
+    }));
     let show_misses = args.iter().any(|a| a == "--show-misses");
     let qs = load(&questions);
     let real_qs = load(&real);
+    let hard_qs = load(&hard);
     let tmp = tempfile::tempdir().unwrap();
 
     let server =
@@ -232,11 +239,13 @@ async fn main() {
     let md_secs = t.elapsed().as_secs_f64();
 
     println!(
-        "eval on {} ({} questions) and {} ({} real questions)",
+        "eval on {} ({} questions), {} ({} real questions) and {} ({} real questions in admins' own words)",
         questions.display(),
         qs.len(),
         real.display(),
-        real_qs.len()
+        real_qs.len(),
+        hard.display(),
+        hard_qs.len()
     );
     println!(
         "index from HTML: {hp} pages, {hs} sections ({html_secs:.1} s with embeddings); from markdown: {mp} pages, {ms} sections ({md_secs:.1} s)\n"
@@ -287,27 +296,27 @@ async fn main() {
             }
         }
     }
-    println!("\nreal users' questions (tests/eval/real.jsonl), BM25, dense and hybrid:");
-    header();
-    for (name, data) in [("html", &html_data), ("markdown", &md_data)] {
-        let searcher = Searcher::open(
-            &data.index(),
-            Some(&incus_ai::knowledge::embed::model_dir(None)),
-        )
-        .expect("open index");
-        for (label, f) in [
-            ("naive BM25", Features::NONE),
-            ("BM25 (all features)", Features::BM25),
-            ("dense only", Features::DENSE),
-            ("hybrid (all)", Features::ALL),
-        ] {
-            let s = score(
-                &searcher,
-                &real_qs,
-                f,
-                show_misses && label == "hybrid (all)",
-            );
-            row(name, label, &s);
+    for (title, set) in [
+        ("real users' questions (tests/eval/real.jsonl)", &real_qs),
+        ("real admins' own words (tests/eval/hard.jsonl)", &hard_qs),
+    ] {
+        println!("\n{title}, BM25 alone (the set's difficulty), dense and hybrid:");
+        header();
+        for (name, data) in [("html", &html_data), ("markdown", &md_data)] {
+            let searcher = Searcher::open(
+                &data.index(),
+                Some(&incus_ai::knowledge::embed::model_dir(None)),
+            )
+            .expect("open index");
+            for (label, f) in [
+                ("naive BM25", Features::NONE),
+                ("BM25 (all features)", Features::BM25),
+                ("dense only", Features::DENSE),
+                ("hybrid (all)", Features::ALL),
+            ] {
+                let s = score(&searcher, set, f, show_misses && label == "hybrid (all)");
+                row(name, label, &s);
+            }
         }
     }
     let bin = std::env::current_exe()
@@ -317,7 +326,12 @@ async fn main() {
         .unwrap()
         .join("incus-ai");
     if bin.exists() {
-        aichat::run(&bin, &html_data, &qs, &real_qs).await;
+        aichat::run(
+            &bin,
+            &html_data,
+            &[("dev", &qs), ("real", &real_qs), ("hard", &hard_qs)],
+        )
+        .await;
     } else {
         println!(
             "\naichat: {} is not built (cargo build --release); AIChat not measured",

@@ -1,7 +1,10 @@
-//! `make eval`, the AIChat half: the docs exported as `aichat --rag incus` with the local
-//! model (in process, AIChat's `rag_chunk_size` 1500, `rag_top_k` 5), `incus-ai serve`
-//! embedding AIChat's question, and the real `aichat --dry-run` for each question: does what
-//! AIChat puts in `<context>` hold one of the question's answer phrases?
+//! `make eval`, the AIChat half: the docs exported as `aichat --rag incus` exactly as
+//! `refresh --use-local-model` sets it up (AIChat's config gains the incus-ai client with the
+//! local model and the reranker; the RAG's chunks are the index's sections with their
+//! vectors), `incus-ai serve` embedding AIChat's question and reranking its candidates, and the
+//! real `aichat --dry-run` for each question: does what AIChat puts in `<context>` hold one of
+//! the question's answer phrases, and how large is that context? The same RAG without the
+//! reranker (AIChat's own fusion, `top_k` 5) is measured side by side.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -13,10 +16,10 @@ use incus_ai::util::paths::DataDir;
 
 use super::{Question, norm};
 
-/// What AIChat put between `<context>` and `</context>` for `question`.
-fn context(aichat: &Path, config_dir: &Path, question: &str) -> String {
+/// What AIChat put between `<context>` and `</context>` for `question`, with RAG `rag`.
+fn context(aichat: &Path, config_dir: &Path, rag: &str, question: &str) -> String {
     let out = Command::new(aichat)
-        .args(["--rag", "incus", "--dry-run", question])
+        .args(["--rag", rag, "--dry-run", question])
         .env("AICHAT_CONFIG_DIR", config_dir)
         .env("NO_PROXY", "127.0.0.1")
         .output()
@@ -28,27 +31,34 @@ fn context(aichat: &Path, config_dir: &Path, question: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     match (text.find("<context>"), text.rfind("</context>")) {
-        (Some(a), Some(b)) if a < b => text[a..b].to_string(),
+        (Some(a), Some(b)) if a < b => text[a + "<context>".len()..b].to_string(),
         _ => String::new(),
     }
 }
 
-/// Share of `qs` whose AIChat context holds one of their `must_contain` phrases.
-fn phrase_in_context(aichat: &Path, config_dir: &Path, qs: &[Question]) -> f64 {
-    let found = qs
-        .iter()
-        .filter(|q| {
-            let ctx = norm(&context(aichat, config_dir, &q.question));
-            q.must_contain.iter().any(|m| ctx.contains(&norm(m)))
-        })
-        .count();
-    found as f64 / qs.len() as f64
+/// The share of `qs` whose context holds one of their answer phrases, and the median context
+/// size in bytes.
+fn measure(aichat: &Path, config_dir: &Path, rag: &str, qs: &[Question]) -> (f64, usize) {
+    let mut sizes = Vec::new();
+    let mut found = 0;
+    for q in qs {
+        let ctx = context(aichat, config_dir, rag, &q.question);
+        sizes.push(ctx.len());
+        let n = norm(&ctx);
+        if q.must_contain.iter().any(|m| n.contains(&norm(m))) {
+            found += 1;
+        }
+    }
+    sizes.sort_unstable();
+    let median = sizes.get(sizes.len() / 2).copied().unwrap_or(0);
+    (found as f64 / qs.len().max(1) as f64, median)
 }
 
-/// Prints phrase-in-context for the dev and real questions; `html` is the mirrored site.
-pub async fn run(bin: &Path, html: &DataDir, dev: &[Question], real: &[Question]) {
+/// Prints phrase-in-context and the median context per set, with and without incus-ai's
+/// reranker; `html` is the mirrored site with its index.
+pub async fn run(bin: &Path, html: &DataDir, sets: &[(&str, &[Question])]) {
     println!(
-        "\naichat --rag incus (real aichat, rag_top_k 5, chunks of 1500 bytes, local model in process, questions embedded by incus-ai serve):"
+        "\naichat --rag incus (the real aichat --dry-run; set up as `refresh --use-local-model` does; questions embedded and candidates reranked by incus-ai serve):"
     );
     let Some(aichat) = crate::shared::find_aichat() else {
         println!("skipped: aichat is not installed (scripts/setup.sh installs it)");
@@ -58,11 +68,10 @@ pub async fn run(bin: &Path, html: &DataDir, dev: &[Question], real: &[Question]
     let port = crate::shared::free_port();
     let api_base = format!("http://127.0.0.1:{port}/v1");
     let dir = tempfile::tempdir().unwrap();
+    // An admin's AIChat with a chat model and nothing for RAG yet.
     std::fs::write(
         dir.path().join("config.yaml"),
-        format!(
-            "model: none:chat\nrag_top_k: 5\nrag_chunk_size: 1500\nrag_embedding_model: incus-ai:all-MiniLM-L6-v2\nclients:\n- type: openai-compatible\n  name: incus-ai\n  api_base: {api_base}\n  models:\n  - name: all-MiniLM-L6-v2\n    type: embedding\n    max_input_tokens: 256\n    max_batch_size: 64\n    default_chunk_size: 1500\n- type: openai-compatible\n  name: none\n  api_base: http://127.0.0.1:9/v1\n  models:\n  - name: chat\n"
-        ),
+        "model: none:chat\nclients:\n- type: openai-compatible\n  name: none\n  api_base: http://127.0.0.1:9/v1\n  models:\n  - name: chat\n",
     )
     .unwrap();
     // SAFETY: set while no other thread of this program reads the environment.
@@ -74,17 +83,28 @@ pub async fn run(bin: &Path, html: &DataDir, dev: &[Question], real: &[Question]
             dir: model_dir.clone(),
             api_base,
         }),
+        use_local_model: true,
         ..ExportOptions::default()
     };
     let r = export::export(html, &opts).await.expect("export");
     let chunks: usize = r.rags.iter().map(|x| x.chunks).sum();
     println!(
-        "export: {chunks} chunks, {} embedded in process ({} from the cache) in {:.1} s",
+        "export: {chunks} chunks of the index's sections, {} embedded ({} vectors reused), reranker {}, in {:.1} s",
         r.embedded,
-        chunks.saturating_sub(r.embedded),
+        r.cached,
+        r.reranker.as_deref().unwrap_or("none"),
         t.elapsed().as_secs_f64()
     );
+    // The same RAG without the reranker: AIChat's own fusion of its 5 best.
+    let rags = dir.path().join("rags");
+    let yaml = std::fs::read_to_string(rags.join("incus.yaml")).expect("the RAG file");
+    let rrf = yaml
+        .replacen("reranker_model: incus-ai:rerank", "reranker_model: null", 1)
+        .replacen(&format!("top_k: {}", export::RERANK_TOP_K), "top_k: 5", 1);
+    std::fs::write(rags.join("incus-rrf.yaml"), rrf).unwrap();
     let mut serve = Command::new(bin)
+        .args(["--data-dir"])
+        .arg(&html.root)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("INCUS_AI_MODEL_DIR", &model_dir)
         .stdout(Stdio::null())
@@ -96,14 +116,26 @@ pub async fn run(bin: &Path, html: &DataDir, dev: &[Question], real: &[Question]
         assert!(t.elapsed() < Duration::from_secs(30), "serve did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    println!(
+        "{:<8} {:>26} {:>16} {:>26} {:>16}",
+        "set",
+        "phrase in context, rerank",
+        "median bytes",
+        "phrase in context, no rerank",
+        "median bytes"
+    );
     let t = Instant::now();
-    let d = phrase_in_context(&aichat, dir.path(), dev);
-    let r = phrase_in_context(&aichat, dir.path(), real);
+    let mut n = 0;
+    for (name, qs) in sets {
+        let (with, with_bytes) = measure(&aichat, dir.path(), "incus", qs);
+        let (without, without_bytes) = measure(&aichat, dir.path(), "incus-rrf", qs);
+        n += 2 * qs.len();
+        println!("{name:<8} {with:>26.3} {with_bytes:>16} {without:>26.3} {without_bytes:>16}");
+    }
     let _ = serve.kill();
     let _ = serve.wait();
     println!(
-        "answer phrase in AIChat's context: dev {d:.3}, real {r:.3} ({} questions in {:.1} s; targets: hidden harder set >= 0.80, real >= 0.70)",
-        dev.len() + real.len(),
+        "({n} aichat runs in {:.1} s; targets on the hidden sets: 0.70 / 0.65 / 0.80 with a median context <= 8 KB)",
         t.elapsed().as_secs_f64()
     );
 }

@@ -222,9 +222,11 @@ impl Session {
                 Some(format!("the cluster could not be read: {e}")),
             ),
         };
-        if let Some(s) = self.toolbox.searcher() {
-            attach_docs(&mut findings, s);
-        }
+        let base = crate::diagnosis::doctor::docs_base(
+            self.toolbox.searcher(),
+            self.toolbox.cached_state(),
+        );
+        attach_docs(&mut findings, self.toolbox.searcher(), &base);
         let docs = self
             .toolbox
             .searcher()

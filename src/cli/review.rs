@@ -38,10 +38,10 @@ pub fn render(r: &Report) -> String {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
-    let (mut report, _) = review::run(&client, args.project.as_deref()).await?;
-    if let Some(s) = ctx.doc_searcher() {
-        doctor::attach_docs(&mut report.findings, &s);
-    }
+    let (mut report, state) = review::run(&client, args.project.as_deref()).await?;
+    let searcher = ctx.doc_searcher();
+    let base = doctor::docs_base(searcher.as_ref(), Some(&state));
+    doctor::attach_docs(&mut report.findings, searcher.as_ref(), &base);
     if args.json {
         print_json(&report);
     } else if !ctx.quiet || !report.findings.is_empty() {

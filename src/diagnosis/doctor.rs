@@ -47,21 +47,51 @@ pub fn diagnose(state: &ClusterState, settings: Settings, member: Option<&str>) 
     findings
 }
 
-/// Fills each finding's `docs` with the best doc sections for its topic.
-pub fn attach_docs(findings: &mut [Finding], searcher: &Searcher) {
+/// The docs site findings link to when no index says which: the one of the version the server
+/// runs (`6.0.x` → `stable-6.0`, as `mirror` picks), else `main`.
+pub const DEFAULT_DOCS_BASE: &str = "https://linuxcontainers.org/incus/docs/main/";
+
+/// The root of the docs site findings link to: the one the index was built from, else the docs
+/// of the server's version (see [`DEFAULT_DOCS_BASE`]).
+pub fn docs_base(searcher: Option<&Searcher>, state: Option<&ClusterState>) -> String {
+    if let Some(base) = searcher.and_then(Searcher::docs_base) {
+        return base;
+    }
+    let version = state
+        .and_then(|s| s.server.as_ref())
+        .map(|s| s.environment.server_version.as_str())
+        .unwrap_or_default();
+    url::Url::parse(DEFAULT_DOCS_BASE)
+        .ok()
+        .and_then(|u| crate::knowledge::mirror::docs_url_for_version(&u, version))
+        .map_or_else(|| DEFAULT_DOCS_BASE.to_string(), |u| u.to_string())
+}
+
+/// Fills each finding's `docs`: the page its advice comes from (on the docs site at `base`),
+/// then, when there is an index, related sections for its topic.
+pub fn attach_docs(findings: &mut [Finding], searcher: Option<&Searcher>, base: &str) {
     for f in findings {
-        if f.docs_query.is_empty() {
-            continue;
+        let mut docs: Vec<DocLink> = f
+            .doc
+            .iter()
+            .map(|d| DocLink {
+                title: d.title.to_string(),
+                url: d.url(base),
+            })
+            .collect();
+        if let Some(s) = searcher.filter(|_| !f.docs_query.is_empty())
+            && let Ok(hits) = s.search(&f.docs_query, Scope::Docs, 3)
+        {
+            for h in hits {
+                if docs.len() < 3 && !docs.iter().any(|d| d.url == h.url) {
+                    docs.push(DocLink {
+                        title: h.section,
+                        url: h.url,
+                    });
+                }
+            }
         }
-        if let Ok(hits) = searcher.search(&f.docs_query, Scope::Docs, 2) {
-            f.docs = hits
-                .into_iter()
-                .map(|h| DocLink {
-                    title: h.section,
-                    url: h.url,
-                })
-                .collect();
-        }
+        f.docs = docs;
     }
 }
 
@@ -74,9 +104,7 @@ pub async fn run(
 ) -> Result<(Report, ClusterState), ClientError> {
     let state = cluster::gather(client, &GatherOptions::default()).await?;
     let mut findings = diagnose(&state, settings, member);
-    if let Some(s) = searcher {
-        attach_docs(&mut findings, s);
-    }
+    attach_docs(&mut findings, searcher, &docs_base(searcher, Some(&state)));
     let report = Report {
         remote: state.remote.clone(),
         findings,

@@ -66,6 +66,24 @@ async fn doctor(rec: Recording, args: &[&str]) -> Doctor {
     let mut all = vec!["doctor", "--json"];
     all.extend_from_slice(args);
     let run = run_with_socket(&env, &socket, &all).await;
+    // No index here: every finding still links the doc page its advice comes from, on the
+    // docs of the server's version (6.0.4 → stable-6.0; `main` when /1.0 could not be read),
+    // but for warnings of unknown types.
+    if let Ok(report) = serde_json::from_str::<Value>(&run.stdout) {
+        for f in report["findings"].as_array().into_iter().flatten() {
+            if f["id"] == "incus-warning" {
+                continue;
+            }
+            let url = f["docs"][0]["url"].as_str().unwrap_or_default();
+            let version_known = !report["unreadable"].to_string().contains("\"/1.0\"");
+            let base = if version_known { "stable-6.0" } else { "main" };
+            assert!(
+                url.starts_with(&format!("https://linuxcontainers.org/incus/docs/{base}/")),
+                "{} links no doc page: {f}",
+                f["id"]
+            );
+        }
+    }
     Doctor {
         env,
         socket,

@@ -111,14 +111,10 @@ pub async fn list_projects(tb: &mut Toolbox, _: NoArgs) -> Answer {
 
 pub async fn run_checks(tb: &mut Toolbox, a: RunChecks) -> Answer {
     let member = a.member.map(|m| m.0);
-    let mut findings = crate::diagnosis::doctor::diagnose(
-        tb.state().await?,
-        Settings::default(),
-        member.as_deref(),
-    );
-    if let Some(s) = tb.searcher() {
-        crate::diagnosis::doctor::attach_docs(&mut findings, s);
-    }
+    let st = tb.state().await?;
+    let mut findings =
+        crate::diagnosis::doctor::diagnose(st, Settings::default(), member.as_deref());
+    link_docs(tb, &mut findings);
     Ok(json!({"findings": findings, "checks_run": crate::diagnosis::checks::ids().len()}))
 }
 
@@ -126,8 +122,12 @@ pub async fn review_cluster(tb: &mut Toolbox, a: ReviewCluster) -> Answer {
     let project = a.project.map(|p| p.0);
     let mut findings =
         crate::diagnosis::review::review(tb.review_state().await?, project.as_deref());
-    if let Some(s) = tb.searcher() {
-        crate::diagnosis::doctor::attach_docs(&mut findings, s);
-    }
+    link_docs(tb, &mut findings);
     Ok(json!({"findings": findings, "rules_run": crate::diagnosis::review::ids().len()}))
+}
+
+/// Each finding's doc page and related sections, on the docs of the version in use.
+fn link_docs(tb: &Toolbox, findings: &mut [crate::diagnosis::checks::Finding]) {
+    let base = crate::diagnosis::doctor::docs_base(tb.searcher(), tb.cached_state());
+    crate::diagnosis::doctor::attach_docs(findings, tb.searcher(), &base);
 }

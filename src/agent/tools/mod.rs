@@ -251,6 +251,11 @@ impl Toolbox {
         self.searcher.as_ref()
     }
 
+    /// The cluster state last read, when there is one.
+    pub fn cached_state(&self) -> Option<&ClusterState> {
+        self.state.as_ref().map(|(s, _, _)| s)
+    }
+
     /// The read-only client, when a cluster is configured.
     pub fn client(&self) -> Option<&Client> {
         self.client.as_ref()

@@ -57,6 +57,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             .on_member(&w.location)
             .evidence(warning_evidence(w))
             .explain(explanation)
+            .docs_at("reference/network_bridge.md", "", "Bridge network")
             .docs_about("bridge network configuration dnsmasq")
             .fix(fix),
         );

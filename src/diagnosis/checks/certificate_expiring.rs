@@ -74,6 +74,19 @@ fn run(ctx: &Context) -> Vec<Finding> {
             } else {
                 "update the cluster certificate"
             });
+        f = if kind == "client" || kind == "metrics" {
+            f.docs_at(
+                "authentication.md",
+                "authentication-trusted-clients",
+                "Trusted TLS clients",
+            )
+        } else {
+            f.docs_at(
+                "howto/cluster_manage.md",
+                "update-the-cluster-certificate",
+                "Update the cluster certificate",
+            )
+        };
         f = match kind {
             "cluster" | "server" => f
                 .explain("Clients and members verify this certificate; once it has expired, `incus` refuses to connect and members cannot talk to each other. Replace it before it expires (ACME renews automatically when configured).")

@@ -23,7 +23,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                      cannot be verified by clients that pinned the new one.",
                     w.last_message
                 ))
-                .docs_about("update the cluster certificate")
+                .docs_at("howto/cluster_manage.md", "update-the-cluster-certificate", "Update the cluster certificate").docs_about("update the cluster certificate")
                 .fix("incus cluster list   # every member must be online")
                 .fix("incus cluster update-certificate <cert.crt> <cert.key>   # run it again once all members are online")
         })

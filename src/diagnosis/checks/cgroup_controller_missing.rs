@@ -107,7 +107,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                          silently ignores limits that need it. Affected: {}.",
                         users.join(", ")
                     ))
-                    .docs_about("requirements kernel cgroup controllers limits")
+                    .docs_at("requirements.md", "kernel-requirements", "Kernel requirements").docs_about("requirements kernel cgroup controllers limits")
                     .fix(format!("ssh {member} 'cat /sys/fs/cgroup/cgroup.controllers'   # which controllers are delegated"))
                     .fix("enable the controller (kernel option or systemd delegation), then restart incus"),
             );

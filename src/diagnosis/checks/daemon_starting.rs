@@ -32,7 +32,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
     } else {
         "The daemon is stopping and refuses requests. It answers again once it has been started."
     })
-    .docs_about("upgrade cluster members daemon waits")
+    .docs_at("howto/cluster_manage.md", "upgrade-cluster-members", "Upgrade cluster members").docs_about("upgrade cluster members daemon waits")
     .fix("incus admin waitready --timeout=60   # on the server: wait for the daemon")
     .fix("journalctl -u incus -n 50   # why it is not ready (waiting for other members to be upgraded?)")
     .fix("incus cluster list   # from another member: is this member BLOCKED?")]

@@ -38,7 +38,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                  majority of the database voters are reachable. Bring the missing voters back; if a majority \
                  is lost for good, recover the database from one surviving voter.",
             )
-            .docs_about("recover from quorum loss")
+            .docs_at("howto/cluster_recover.md", "recover-from-quorum-loss", "Recover from quorum loss").docs_about("recover from quorum loss")
             .fix(recover)
             .fix("sudo systemctl stop incus.service incus.socket   # on every member, then on the chosen survivor only:")
             .fix("sudo incus admin cluster recover-from-quorum-loss")];
@@ -72,7 +72,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             Finding::new(CHECK.id, Severity::Critical, Kind::Cluster, &st.remote, format!("Only {online} of {} database voters are online; {majority} are needed", voters.len()))
                 .evidence(evidence)
                 .explain("Without a majority of voters the distributed database cannot commit: the cluster is unavailable until voters come back.")
-                .docs_about("recover from quorum loss")
+                .docs_at("howto/cluster_recover.md", "recover-from-quorum-loss", "Recover from quorum loss").docs_about("recover from quorum loss")
                 .fix(recover)
                 .fix("sudo incus admin cluster recover-from-quorum-loss   # only if the missing voters are lost for good"),
         );
@@ -81,7 +81,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             Finding::new(CHECK.id, Severity::High, Kind::Cluster, &st.remote, format!("{online} of {} database voters are online: one more failure loses quorum", voters.len()))
                 .evidence(evidence)
                 .explain("The cluster still has quorum, but exactly a majority of the voters is left. If one more voter fails, the cluster becomes unavailable. Bring the offline voters back or remove the lost ones so that others are promoted.")
-                .docs_about("offline members fault tolerance database voters")
+                .docs_at("explanation/clustering.md", "clustering-member-roles", "Member roles").docs_about("offline members fault tolerance database voters")
                 .fix("incus cluster list   # which voters are offline")
                 .fix("incus cluster remove --force <lost member>   # lets Incus promote another member to voter"),
         );
@@ -90,7 +90,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             Finding::new(CHECK.id, Severity::Moderate, Kind::Cluster, &st.remote, "A two-member cluster cannot survive the loss of either member")
                 .evidence(evidence)
                 .explain("With two voters the majority is two: losing either member stops the database. Add a third member for fault tolerance.")
-                .docs_about("cluster members database voters max_voters")
+                .docs_at("explanation/clustering.md", "clustering-members", "Cluster members").docs_about("cluster members database voters max_voters")
                 .fix("incus cluster add <new member>   # then join a third server with the token"),
         );
     }

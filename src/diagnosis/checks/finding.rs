@@ -155,6 +155,37 @@ pub struct DocLink {
     pub url: String,
 }
 
+/// A page (and section) of the Incus documentation that a check's advice comes from, named in
+/// code: a finding links it whether or not there is an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocRef {
+    /// The page's path under the docs' `doc/` folder (`howto/cluster_manage.md`).
+    pub path: &'static str,
+    /// The section's anchor (`cluster-evacuate`); empty for the whole page.
+    pub anchor: &'static str,
+    /// The section's heading.
+    pub title: &'static str,
+}
+
+impl DocRef {
+    /// Its canonical URL on the docs site whose root is `base`
+    /// (`https://linuxcontainers.org/incus/docs/main/`).
+    pub fn url(&self, base: &str) -> String {
+        let page = self.path.trim_end_matches(".md");
+        let page = if page == "index" {
+            String::new()
+        } else {
+            format!("{page}/")
+        };
+        let anchor = if self.anchor.is_empty() {
+            String::new()
+        } else {
+            format!("#{}", self.anchor)
+        };
+        format!("{}/{page}{anchor}", base.trim_end_matches('/'))
+    }
+}
+
 /// One problem found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -181,9 +212,12 @@ pub struct Finding {
     pub docs: Vec<DocLink>,
     /// Commands that fix it (proposed, never run).
     pub fix: Vec<String>,
-    /// What to search the docs for.
+    /// What to search the docs for (related sections, when there is an index).
     #[serde(skip)]
     pub docs_query: String,
+    /// The doc page its advice comes from.
+    #[serde(skip)]
+    pub doc: Option<DocRef>,
 }
 
 impl Finding {
@@ -213,6 +247,7 @@ impl Finding {
             docs: Vec::new(),
             fix: Vec::new(),
             docs_query: String::new(),
+            doc: None,
         }
     }
 
@@ -288,9 +323,49 @@ impl Finding {
         s
     }
 
-    /// What to search the docs for.
+    /// The doc page (`path` under `doc/`), section `anchor` (or "") and its heading, that
+    /// the advice comes from.
+    pub fn docs_at(
+        mut self,
+        path: &'static str,
+        anchor: &'static str,
+        title: &'static str,
+    ) -> Self {
+        self.doc = Some(DocRef {
+            path,
+            anchor,
+            title,
+        });
+        self
+    }
+
+    /// What to search the docs for, for related sections.
     pub fn docs_about(mut self, query: &str) -> Self {
         self.docs_query = query.to_string();
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_pages_resolve_against_the_docs_in_use() {
+        let d = DocRef {
+            path: "howto/cluster_manage.md",
+            anchor: "cluster-evacuate",
+            title: "Evacuate",
+        };
+        assert_eq!(
+            d.url("https://linuxcontainers.org/incus/docs/stable-6.0/"),
+            "https://linuxcontainers.org/incus/docs/stable-6.0/howto/cluster_manage/#cluster-evacuate"
+        );
+        let top = DocRef {
+            path: "index.md",
+            anchor: "",
+            title: "Incus",
+        };
+        assert_eq!(top.url("https://h/docs/main"), "https://h/docs/main/");
     }
 }

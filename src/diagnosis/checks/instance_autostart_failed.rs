@@ -26,7 +26,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                      missing driver. The warning is resolved by the next successful start.",
                     w.last_message
                 ))
-                .docs_about("boot.autostart instance start daemon")
+                .docs_at("howto/instances_troubleshoot.md", "", "How to troubleshoot failing instances").docs_about("boot.autostart instance start daemon")
                 .fix(format!("incus info {name} --show-log --project {project}"))
                 .fix(format!("incus start {name} --project {project}   # once the cause is fixed"))
         })

@@ -46,7 +46,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                         m.server_name,
                         member_status.to_lowercase()
                     ))
-                    .docs_about("deal with offline cluster members instances")
+                    .docs_at("explanation/clustering.md", "clustering-offline-members", "Offline members and fault tolerance").docs_about("deal with offline cluster members instances")
                     .fix(format!("incus cluster list   # bring {} back first", m.server_name))
                     .fix(format!(
                         "incus move {} --target <online member>   # only with shared storage (ceph) while {} is down",
@@ -58,7 +58,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                         "Incus could not determine the state of {} (its runtime failed or cannot be queried).",
                         i.name
                     ))
-                    .docs_about("troubleshoot instances show log")
+                    .docs_at("howto/instances_troubleshoot.md", "", "How to troubleshoot failing instances").docs_about("troubleshoot instances show log")
                     .fix(format!("incus info {} --show-log --project {}", i.name, i.project))
                     .fix(format!("incus restart {} --force --project {}", i.name, i.project));
             }

@@ -91,7 +91,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                     op.err,
                     hint.map(|h| format!(". The instance log says: {h}")).unwrap_or_default()
                 ))
-                .docs_about("troubleshoot instances fail to start show log")
+                .docs_at("howto/instances_troubleshoot.md", "", "How to troubleshoot failing instances").docs_about("troubleshoot instances fail to start show log")
                 .fix(format!("incus info {name} --show-log --project {project}"))
                 .fix(format!("incus config show {name} --expanded --project {project}   # raw.lxc, limits, devices"))
                 .fix(format!("incus start {name} --project {project}   # after fixing the cause"));

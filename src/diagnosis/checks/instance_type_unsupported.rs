@@ -60,6 +60,11 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 }
             ))
             .docs_about(if kind == InstanceType::Container { "requirements LXC kernel" } else { "requirements QEMU virtual machines KVM" });
+        f = if kind == InstanceType::Container {
+            f.docs_at("requirements.md", "lxc", "LXC")
+        } else {
+            f.docs_at("requirements.md", "qemu", "QEMU")
+        };
         if let Some(s) = &st.server {
             f = f.evidence(Evidence::new(
                 "GET /1.0",

@@ -44,7 +44,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                  upgrade is finished on every member.",
                 m.server_name
             ))
-            .docs_about("upgrade cluster members same version blocked")
+            .docs_at("howto/cluster_manage.md", "upgrade-cluster-members", "Upgrade cluster members").docs_about("upgrade cluster members same version blocked")
             .fix(format!(
                 "ssh {} 'apt update && apt install --only-upgrade incus'   # upgrade it to the newest member's version",
                 m.server_name

@@ -38,7 +38,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                  on it, so the cluster runs with less capacity. When the maintenance is done, restore it.",
                 m.server_name
             ))
-            .docs_about("evacuate and restore cluster members")
+            .docs_at("howto/cluster_manage.md", "cluster-evacuate", "Evacuate and restore cluster members").docs_about("evacuate and restore cluster members")
             .fix(format!("incus cluster restore {}", m.server_name));
             if let Some(o) = stuck {
                 f = f.evidence(Evidence::new("GET /1.0/operations", o.id.clone(), format!("{} since {}", o.description, o.created_at)));

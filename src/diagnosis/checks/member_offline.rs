@@ -56,6 +56,11 @@ fn run(ctx: &Context) -> Vec<Finding> {
             format!("{}.status", m.server_name),
             format!("{} ({})", m.status, m.message),
         ))
+        .docs_at(
+            "explanation/clustering.md",
+            "clustering-offline-members",
+            "Offline members and fault tolerance",
+        )
         .docs_about("deal with offline cluster members force remove offline_threshold");
         for w in heartbeat_failures.iter().take(2) {
             f = f.evidence(warning_evidence(w));
@@ -127,7 +132,7 @@ fn unresponsive(st: &crate::diagnosis::cluster::ClusterState) -> Vec<Finding> {
                 url = m.url,
                 status = m.status
             ))
-            .docs_about("deal with offline cluster members force remove offline_threshold")
+            .docs_at("explanation/clustering.md", "clustering-offline-members", "Offline members and fault tolerance").docs_about("deal with offline cluster members force remove offline_threshold")
             .fix(format!(
                 "ssh {host} 'systemctl status incus; journalctl -u incus -n 50'   # on the member: is incusd stopped or hung?",
                 host = address.split(':').next().unwrap_or(name)

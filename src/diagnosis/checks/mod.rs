@@ -34,7 +34,7 @@ mod time_skew;
 mod virtiofsd_missing;
 
 use crate::diagnosis::cluster::ClusterState;
-pub use finding::{DocLink, Evidence, Finding, Kind, Severity};
+pub use finding::{DocLink, DocRef, Evidence, Finding, Kind, Severity};
 
 /// Thresholds, all with the defaults an admin would expect.
 #[derive(Debug, Clone)]

@@ -26,7 +26,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                      OVN unreachable, bridge or dnsmasq failure). Instances with a NIC on it cannot start \
                      there (\"Network \\\"{net}\\\" unavailable on this server\")."
                 ))
-                .docs_about("configure network network unavailable")
+                .docs_at("howto/network_configure.md", "", "How to configure a network").docs_about("configure network network unavailable")
                 .fix(format!("incus network info {net} --target {member}"))
                 .fix(format!("incus network show {net} --target {member}   # parent interface, addresses"))
                 .fix(format!("ssh {member} 'journalctl -u incus -n 50'   # why the network failed to start"));

@@ -24,7 +24,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                     if o.location.is_empty() { String::new() } else { format!(" on {}", o.location) },
                     if on.is_empty() { String::new() } else { format!(" for {}", on.join(", ")) }
                 ))
-                .docs_about("monitor what Incus is doing debug")
+                .docs_at("faq.md", "faq-monitor", "How can I monitor what Incus is doing?").docs_about("monitor what Incus is doing debug")
                 .fix("incus monitor --pretty --type=logging")
                 .fix("journalctl -u incus -n 100")
         })

@@ -24,7 +24,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 .on_member(&o.location)
                 .evidence(Evidence::new("GET /1.0/operations", format!("{}.created_at", o.id), o.created_at.clone()))
                 .explain("Long image downloads and migrations are normal, but a task that makes no progress usually waits on storage, the network or an unreachable member. The daemon log and `incus monitor` show what it is doing.")
-                .docs_about("monitor what Incus is doing debug")
+                .docs_at("faq.md", "faq-monitor", "How can I monitor what Incus is doing?").docs_about("monitor what Incus is doing debug")
                 .fix(format!("incus operation show {}", o.id))
                 .fix("incus monitor --pretty --type=logging   # what the daemon is doing now");
             if o.may_cancel {

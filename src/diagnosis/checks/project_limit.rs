@@ -51,7 +51,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 } else {
                     format!("The project is close to its limit; at 100% Incus refuses new {resource} in {project}.")
                 })
-                .docs_about("project limits limits.instances")
+                .docs_at("reference/projects.md", "project-limits", "Project limits").docs_about("project limits limits.instances")
                 .fix(format!("incus project info {project}   # usage against every limit"))
                 .fix(format!("incus project set {project} {key}=<higher value>   # or delete what is no longer needed")),
             );

@@ -63,6 +63,19 @@ fn run(ctx: &Context) -> Vec<Finding> {
         } else {
             "configure networks for a cluster create network target"
         });
+        f = if kind == Kind::StoragePool {
+            f.docs_at(
+                "howto/cluster_config_storage.md",
+                "",
+                "How to configure storage for a cluster",
+            )
+        } else {
+            f.docs_at(
+                "howto/cluster_config_networks.md",
+                "",
+                "How to configure networks for a cluster",
+            )
+        };
         if status == "Pending" {
             f = f
                 .explain(format!(

@@ -58,7 +58,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
              stay isolated by user namespaces, but privileged containers{} lose an important barrier.",
             if privileged.is_empty() { String::new() } else { format!(" ({})", privileged.join(", ")) }
         ))
-        .docs_about("security apparmor privileged containers");
+        .docs_at("explanation/security.md", "container-security", "Container security").docs_about("security apparmor privileged containers");
         f = if w.last_message.contains("couldn't be found") {
             f.fix(format!(
                 "ssh {member} 'apt install apparmor && systemctl restart incus'"

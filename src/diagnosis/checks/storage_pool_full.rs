@@ -62,7 +62,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 "A full pool makes instance creation stall, snapshots and image downloads fail and \
                  running instances error on write (\"no space left on device\"). The threshold is {limit:.0}%."
             ))
-            .docs_about("resize a storage pool full")
+            .docs_at("howto/storage_pools.md", "storage-resize-pool", "Resize a storage pool").docs_about("resize a storage pool full")
             .fix(format!("incus storage info {pool} --target {member}"))
             .fix("incus image list   # delete cached images that are not needed")
             .fix("incus snapshot list <instance>   # prune old snapshots, or set snapshots.expiry");

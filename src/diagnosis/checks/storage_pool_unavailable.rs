@@ -27,7 +27,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                      (\"Storage pool \\\"{pool}\\\" unavailable on this server\"). Incus retries every minute; \
                      the warning's message says why it failed."
                 ))
-                .docs_about("manage storage pools storage pool unavailable")
+                .docs_at("howto/storage_pools.md", "view-storage-pools", "View storage pools").docs_about("manage storage pools storage pool unavailable")
                 .fix(format!("incus storage info {pool}{}", if member.is_empty() { String::new() } else { format!(" --target {member}") }))
                 .fix(match driver.as_str() {
                     "zfs" => format!("ssh {member} 'zpool import; zpool status'   # import the pool if it is missing"),

@@ -22,7 +22,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                      timestamps, so skewed members can be marked offline wrongly, and certificates and \
                      scheduled snapshots misbehave. Incus clears this warning once the clocks agree.",
                 )
-                .docs_about("cluster heartbeat offline threshold time")
+                .docs_at("explanation/clustering.md", "clustering-offline-members", "Offline members and fault tolerance").docs_about("cluster heartbeat offline threshold time")
                 .fix(format!("ssh {member} 'timedatectl; chronyc tracking'   # is NTP running and synchronised?"))
                 .fix(format!("ssh {member} 'apt install chrony && systemctl enable --now chrony'   # run NTP on every member"))
         })

@@ -19,7 +19,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 .on_member(&w.location)
                 .evidence(warning_evidence(w))
                 .explain("Disk devices that share a host path with a VM need virtiofsd for good performance and correct semantics; without it Incus falls back to the slower 9p protocol.")
-                .docs_about("requirements QEMU virtiofsd disk device")
+                .docs_at("requirements.md", "qemu", "QEMU").docs_about("requirements QEMU virtiofsd disk device")
                 .fix(format!("ssh {} 'apt install virtiofsd && systemctl restart incus'", w.location));
             if kind == Kind::Instance {
                 f = f.in_project(project.as_deref().unwrap_or("default"));

@@ -64,7 +64,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 .in_project(&p.name)
                 .evidence(Evidence::new("GET /1.0/instances?recursion=1", "expanded_devices (security.mac_filtering, ipv4_filtering, ipv6_filtering)", some_names(&open, 8)))
                 .explain("On a bridge, an instance without filtering can send frames with another instance's MAC or IP address, intercept or disturb its traffic. For users confined to a restricted project, turn on MAC, IPv4 and IPv6 filtering on their NICs (usually in the project's profile).")
-                .docs_about("bridged NIC security mac_filtering ipv4_filtering spoofing")
+                .docs_at("explanation/security.md", "bridged-nic-security", "Bridged NIC security").docs_about("bridged NIC security mac_filtering ipv4_filtering spoofing")
                 .fix(format!("incus profile device set default eth0 security.mac_filtering=true security.ipv4_filtering=true security.ipv6_filtering=true --project {}", p.name)),
         );
     }

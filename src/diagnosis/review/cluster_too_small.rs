@@ -20,7 +20,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         Finding::new(RULE.id, Severity::High, Kind::Cluster, &st.remote, format!("The cluster has {n} member(s): losing one stops it"))
             .evidence(Evidence::new("GET /1.0/cluster/members", "members", n.to_string()))
             .explain("The cluster database needs a majority of its voters. With one or two members there is no majority left when one fails or reboots, so the whole cluster stops answering, and nothing can be evacuated to keep running. Three members is the smallest cluster that survives the loss of one.")
-            .docs_about("cluster members at least three database voters quorum")
+            .docs_at("explanation/clustering.md", "clustering-members", "Cluster members").docs_about("cluster members at least three database voters quorum")
             .fix("incus cluster add <new-member>   # on this cluster: a join token for a third machine"),
     ]
 }

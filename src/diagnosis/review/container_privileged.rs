@@ -41,7 +41,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         .explain(
             "A privileged container maps its root user to the host's root: a process that escapes it (a kernel bug, a mounted host path, /proc or /sys tricks) owns the host and every other instance on it. Unprivileged containers map root to an unused host uid range; few workloads need more. Run what truly needs privileges in a virtual machine.",
         )
-        .docs_about("privileged containers security root safe unprivileged idmap");
+        .docs_at("explanation/security.md", "container-security", "Container security").docs_about("privileged containers security root safe unprivileged idmap");
         f = if own {
             f.fix(format!(
                 "incus config set {}{p} security.privileged=false",

@@ -22,7 +22,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         Finding::new(RULE.id, Severity::High, Kind::Cluster, &st.remote, format!("Only {} of {} members are database voters", voters.len(), st.members.len()))
             .evidence(Evidence::new("GET /1.0/cluster/members", "members with the database role", voters.join(", ")))
             .explain("The cluster database keeps running while a majority of its voters answer. With fewer than three voters, one failure or reboot of a voter stops the cluster even though other members are fine. Incus promotes members to voters by itself unless cluster.max_voters is lowered or members are offline.")
-            .docs_about("database voters stand-by cluster.max_voters roles")
+            .docs_at("explanation/clustering.md", "clustering-member-roles", "Member roles").docs_about("database voters stand-by cluster.max_voters roles")
             .fix("incus cluster list   # the roles column: which members vote")
             .fix("incus config set cluster.max_voters=3"),
     ]

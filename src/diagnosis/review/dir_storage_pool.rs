@@ -19,7 +19,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             Finding::new(RULE.id, Severity::Low, Kind::StoragePool, &p.name, format!("Storage pool {} uses the dir driver", p.name))
                 .evidence(Evidence::new("GET /1.0/storage-pools?recursion=1", format!("{}.driver", p.name), "dir"))
                 .explain("The dir driver copies files: snapshots and copies take as long as the data, disk limits are not enforced without project quotas on the host filesystem, and migrations send every file. ZFS or Btrfs give instant snapshots, quotas and efficient transfers; for a cluster that must survive a member, remote storage (Ceph, LINSTOR) lets instances restart elsewhere.")
-                .docs_about("recommended storage driver dir last resort zfs btrfs")
+                .docs_at("reference/storage_drivers.md", "recommended-setup", "Recommended setup").docs_about("recommended storage driver dir last resort zfs btrfs")
                 .fix(format!("incus storage create <new-pool> zfs   # then move instances: incus move <instance> --storage <new-pool>   (from {})", p.name))
         })
         .collect()

@@ -129,7 +129,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
                     if r.name == "memory" { "memory" } else { "cpu" },
                     if r.name == "memory" { "current usage where unset" } else { "instances without limits.cpu are not counted" },
                 ))
-                .docs_about("evacuate cluster member instances moved to other members placement")
+                .docs_at("howto/cluster_manage.md", "cluster-evacuate", "Evacuate and restore cluster members").docs_about("evacuate cluster member instances moved to other members placement")
                 .fix(format!("incus list --all-projects location={lost} -c nsl   # what would have to move"))
                 .fix("incus cluster list   # then add a member, or lower limits.memory / limits.cpu where they are larger than needed"),
             );

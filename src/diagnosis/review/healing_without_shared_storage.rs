@@ -63,7 +63,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         .explain(
             "Healing only applies to instances on shared storage (Ceph, LINSTOR, clustered LVM...): instances on a member's own disks cannot start elsewhere, so healing does not help them, and a member that is only cut off (not dead) keeps writing while Incus believes it gone. Without fencing (BMC or PDU cutting its power) that risks data corruption. Either move those instances to shared storage and add fencing, or turn healing off and evacuate by hand.",
         )
-        .docs_about("automatic evacuation healing threshold shared storage data corruption")
+        .docs_at("howto/cluster_manage.md", "cluster-automatic-evacuation", "Cluster healing").docs_about("automatic evacuation healing threshold shared storage data corruption")
         .fix("incus config set cluster.healing_threshold=0   # turn healing off until storage is shared and members are fenced")
         .fix("incus storage list   # a remote driver (ceph, linstor, lvmcluster) is what healing needs"),
     ]

@@ -31,7 +31,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         Finding::new(RULE.id, Severity::Moderate, Kind::Server, &name, format!("The API listens on every address ({value})"))
             .evidence(Evidence::new("GET /1.0", "config[\"core.https_address\"]", value))
             .explain("A wildcard address exposes the Incus API on every network the host is on, including instance bridges and public interfaces. Bind it to the management address only, and firewall the port.")
-            .docs_about("core.https_address single address security firewall API exposure")
+            .docs_at("explanation/security.md", "security-remote-access", "Access to the remote API").docs_about("core.https_address single address security firewall API exposure")
             .fix("incus config set core.https_address=<management-address>:8443"),
     ]
 }

@@ -28,7 +28,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         .explain(
             "With the interval at 0, images cached from remotes are never refreshed: every new instance starts from the image as it was when first downloaded, missing months of security fixes, and cached images that nothing uses are still kept. The default checks every 6 hours.",
         )
-        .docs_about("images auto update interval cached images image handling")
+        .docs_at("image-handling.md", "auto-update", "Auto-update").docs_about("images auto update interval cached images image handling")
         .fix("incus config unset images.auto_update_interval   # back to the default, every 6 hours")
         .fix("incus config set images.auto_update_interval=24   # or once a day"),
     ]

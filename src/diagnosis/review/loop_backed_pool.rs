@@ -55,7 +55,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             some_names(&on.iter().map(|(m, s)| if m.is_empty() { s.clone() } else { format!("{m}: {s}") }).collect::<Vec<_>>(), 6),
         ))
         .explain("A loop file is a disk image on the host's filesystem: every write goes through two filesystems, it is slower than a partition or disk, and it can be grown but never shrunk. It is fine for trying Incus, not for production data. Give the pool a real disk or partition.")
-        .docs_about("loop file storage pool not recommended production")
+        .docs_at("explanation/storage.md", "loop-disk", "Loop disk").docs_about("loop file storage pool not recommended production")
         .fix(format!("incus storage create <new-pool> {} source=/dev/<disk>   # then: incus move <instance> --storage <new-pool>", p.driver));
         for m in &members {
             f = f.on_member(m);

@@ -24,7 +24,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         Finding::new(RULE.id, Severity::Moderate, Kind::Cluster, &st.remote, format!("cluster.max_voters is {n}; it must be an odd number of at least 3"))
             .evidence(Evidence::new("GET /1.0", "config[\"cluster.max_voters\"]", value))
             .explain("A majority of voters keeps the database running. Four voters survive one failure, as three do, but need three to agree; two voters survive none. Odd numbers give the most tolerance per voter.")
-            .docs_about("cluster.max_voters odd number database voters")
+            .docs_at("server_config.md", "server-options-cluster", "Cluster configuration").docs_about("cluster.max_voters odd number database voters")
             .fix(format!("incus config set cluster.max_voters={}", if n < 3 { 3 } else { n + 1 })),
     ]
 }

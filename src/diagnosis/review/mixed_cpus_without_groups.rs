@@ -40,7 +40,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             .evidence(Evidence::new("GET /1.0/resources?target=…", "cpu.sockets[0] vendor and name", evidence.join("; ")))
             .evidence(Evidence::new("GET /1.0/cluster/members", "groups", "default only"))
             .explain("A virtual machine live-migrates only to a CPU that offers every feature it started with. With mixed CPUs and one group, evacuation or incus move may pick a member it cannot run on. Put members with the same platform in a cluster group and target instances at it.")
-            .docs_about("cluster groups mixed CPU live migration")
+            .docs_at("explanation/clustering.md", "cluster-cpu", "Cluster CPU baseline").docs_about("cluster groups mixed CPU live migration")
             .fix("incus cluster group create <platform>")
             .fix("incus cluster group assign <member> <platform>,default"),
     ]

@@ -46,7 +46,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
     let finding = Finding::new(RULE.id, Severity::Moderate, Kind::Cluster, &st.remote, format!("Members run different Incus versions: {behind_list} behind {}", newest.server_version))
             .evidence(Evidence::new("GET /1.0?target=…", "environment.server_version, api_extensions", evidence.join("; ")))
             .explain(format!("All members of a cluster must run the same version of Incus. A member upgraded to a version with database or API changes stops serving the API (blocked) until every other member runs it too, and features of the newer version are refused cluster-wide meanwhile. Finish the upgrade on {behind_list}, and never start one while a member is offline."))
-            .docs_about("upgrade cluster members same version blocked")
+            .docs_at("howto/cluster_manage.md", "upgrade-cluster-members", "Upgrade cluster members").docs_about("upgrade cluster members same version blocked")
             .fix(format!("apt-get install --only-upgrade incus   # on {behind_list}, then: systemctl restart incus"))
             .fix("incus cluster list   # every member ONLINE again, none BLOCKED");
     vec![behind.iter().fold(finding, |f, m| f.on_member(m))]

@@ -28,7 +28,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         Finding::new(RULE.id, Severity::Low, kind, &name, "No logging target: lifecycle events stay on the members")
             .evidence(Evidence::new("GET /1.0", "config[\"logging.*.target.address\"], config[\"loki.api.url\"]", "(unset)"))
             .explain("Incus records every change (who started, deleted or reconfigured what, with the requestor) as lifecycle events, but keeps them only in memory unless a target is configured. A syslog, Loki or webhook target keeps an audit trail that survives a member and can alert.")
-            .docs_about("logging target loki syslog lifecycle events requestor")
+            .docs_at("server_config.md", "server-options-logging", "Logging configuration").docs_about("logging target loki syslog lifecycle events requestor")
             .fix("incus config set logging.audit.target.type=syslog logging.audit.target.address=<syslog-host>:514 logging.audit.types=lifecycle"),
     ]
 }

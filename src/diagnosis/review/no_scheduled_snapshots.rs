@@ -30,7 +30,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         Finding::new(RULE.id, Severity::Low, kind, &name, format!("None of the {} instances takes scheduled snapshots", st.instances.len()))
             .evidence(Evidence::new("GET /1.0/instances?recursion=1", "expanded_config[\"snapshots.schedule\"]", "unset on every instance"))
             .explain("Nothing in Incus protects these instances on a schedule: a bad upgrade or a deleted file can only be undone from backups made outside Incus, if there are any. Scheduled snapshots (with an expiry) give quick rollbacks; exports or a backup target elsewhere are still needed, as snapshots live in the same pool.")
-            .docs_about("scheduled snapshots backup instances production")
+            .docs_at("howto/instances_backup.md", "schedule-instance-snapshots", "Schedule instance snapshots").docs_about("scheduled snapshots backup instances production")
             .fix("incus profile set default snapshots.schedule=@daily snapshots.expiry=2w   # every instance of the profile")
             .fix("incus export <instance> /backups/<instance>.tar.gz   # and a copy off the cluster"),
     ]

@@ -24,7 +24,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         Finding::new(RULE.id, Severity::Low, kind, &name, "Trust tokens never expire (core.remote_token_expiry is unset)")
             .evidence(Evidence::new("GET /1.0", "config[\"core.remote_token_expiry\"]", "(unset)"))
             .explain("A trust token handed out to add a client stays valid until it is used: one pasted in a chat or ticket and forgotten lets anyone who finds it become a trusted client. An expiry bounds that window.")
-            .docs_about("trust token expiry core.remote_token_expiry adding trusted clients")
+            .docs_at("authentication.md", "authentication-token", "Adding client certificates using tokens").docs_about("trust token expiry core.remote_token_expiry adding trusted clients")
             .fix("incus config set core.remote_token_expiry=1d")
             .fix("incus config trust list-tokens   # and revoke the ones no longer needed"),
     ]

@@ -34,7 +34,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             .evidence(Evidence::new("GET /1.0/instances?recursion=2", "snapshots, backups", some_names(&only, 8)))
             .evidence(Evidence::new("GET /1.0", "config[\"storage.backups_volume\"]", "(unset)"))
             .explain("Snapshots share the instance's pool: a failed disk, a destroyed pool or a deleted instance takes them along. A backup is a copy elsewhere: `incus export` to another machine, `incus copy` to another server, or backups on a dedicated volume copied off the host.")
-            .docs_about("backups snapshots are not a secure backup export instance")
+            .docs_at("backup.md", "snapshots", "Snapshots").docs_about("backups snapshots are not a secure backup export instance")
             .fix("incus export <instance> /backups/<instance>.tar.gz --optimized-storage   # then copy it off the cluster")
             .fix("incus copy <instance> <backup-remote>:<instance> --refresh   # or keep a copy on another server"),
     ]

@@ -46,6 +46,11 @@ fn run(ctx: &Context) -> Vec<Finding> {
                 "(unset)",
             ))
             .explain(WHY)
+            .docs_at(
+                "howto/instances_backup.md",
+                "schedule-instance-snapshots",
+                "Schedule instance snapshots",
+            )
             .docs_about("scheduled snapshots automatic expiry snapshots.expiry instance")
             .fix(format!(
                 "incus config set {}{p} snapshots.expiry=2w",
@@ -93,6 +98,11 @@ fn run(ctx: &Context) -> Vec<Finding> {
                     schedule.cloned().unwrap_or_default(),
                 ))
                 .explain(WHY)
+                .docs_at(
+                    "howto/storage_backup_volume.md",
+                    "schedule-snapshots-of-a-custom-storage-volume",
+                    "Schedule snapshots of a custom storage volume",
+                )
                 .docs_about("custom storage volume snapshots schedule expiry")
                 .fix(format!(
                     "incus storage volume set {pool} {}{p}{target} snapshots.expiry=2w",

@@ -33,7 +33,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
         Finding::new(RULE.id, Severity::Low, kind, &name, format!("{} client certificates have full access", names.len()))
             .evidence(Evidence::new("GET /1.0/certificates?recursion=1", "type client, restricted false", some_names(&names, 8)))
             .explain("An unrestricted client certificate can do anything on every member: create privileged containers, read every instance, change the cluster. Only administrators need that; confine the others to the projects they use, so a leaked key costs one project.")
-            .docs_about("confine users to projects restricted certificates trust")
+            .docs_at("howto/projects_confine.md", "confine-projects-to-specific-tls-clients", "Confine projects to specific TLS clients").docs_about("confine users to projects restricted certificates trust")
             .fix("incus config trust list")
             .fix("incus config trust edit <fingerprint>   # restricted: true, projects: [the ones it needs]"),
     ]

@@ -34,7 +34,7 @@ fn run(ctx: &Context) -> Vec<Finding> {
             Finding::new(RULE.id, Severity::Moderate, Kind::Certificate, &name, format!("Client certificate {name} has a {bits}-bit RSA key"))
                 .evidence(Evidence::new("GET /1.0/certificates?recursion=1", format!("{name}.certificate"), format!("RSA, {bits} bits")))
                 .explain("A trusted client key is full access to the cluster for as long as the certificate is valid. RSA keys under 4096 bits are below what the Incus docs ask for; a new ECDSA P-384 key (what `incus remote add` creates today) is both stronger and smaller.")
-                .docs_about("client certificate key size ECDSA P-384 TLS authentication")
+                .docs_at("authentication.md", "communication-protocol", "Communication protocol").docs_about("client certificate key size ECDSA P-384 TLS authentication")
                 .fix("incus remote generate-certificate   # on the client, then trust the new one")
                 .fix(format!("incus config trust remove {}   # once the new certificate works", c.fingerprint.chars().take(12).collect::<String>())),
         );

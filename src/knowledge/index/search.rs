@@ -146,6 +146,33 @@ impl Searcher {
         })
     }
 
+    /// The root of the docs site the index was built from
+    /// (`https://linuxcontainers.org/incus/docs/stable-6.0/`), read off a section's URL and
+    /// page path; `None` without docs pages.
+    pub fn docs_base(&self) -> Option<String> {
+        let searcher = self.reader.searcher();
+        let f = &self.fields;
+        let q = TermQuery::new(
+            Term::from_field_text(f.collection, Collection::Docs.as_str()),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(50).order_by_score())
+            .ok()?;
+        top.into_iter().find_map(|(_, addr)| {
+            let d: TantivyDocument = searcher.doc(addr).ok()?;
+            let text = |field| {
+                d.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            let (url, path) = (text(f.url)?, text(f.doc_path)?);
+            let page = path.trim_end_matches(".md");
+            let at = url.find(&format!("/{page}/"))?;
+            Some(url[..=at].to_string())
+        })
+    }
+
     /// The index folder (generation) this searcher reads.
     pub fn dir(&self) -> &Path {
         &self.dir
