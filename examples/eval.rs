@@ -8,7 +8,7 @@
 //! Three sets: `../shared/eval/dev.jsonl`, `tests/eval/real.jsonl` (real questions) and
 //! `tests/eval/hard.jsonl` (real admins' own words: pasted errors and symptoms).
 //!
-//! Usage: cargo run --release --example eval -- [--shared DIR] [--questions FILE] [--real FILE] [--hard FILE] [--show-misses]
+//! Usage: cargo run --release --example eval -- [--shared DIR] [--questions FILE] [--real FILE] [--hard FILE] [--show-misses] [--keep DIR] [--no-aichat]
 //! Exits 1 when the full configuration misses the targets (recall@5 >= 0.95, MRR@10 >= 0.85).
 
 #[path = "support/eval_aichat.rs"]
@@ -224,19 +224,27 @@ async fn main() {
     let real_qs = load(&real);
     let hard_qs = load(&hard);
     let tmp = tempfile::tempdir().unwrap();
+    // `--keep DIR`: build the indexes there once and reuse them (for trying ranking changes).
+    let keep = shared::arg("--keep").map(PathBuf::from);
+    let root = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let reuse = keep.is_some() && root.join("md/index").exists();
 
     let server =
         http::Server::serve_dir(&shared.join("incus-docs/html"), "/incus/docs/main/").await;
-    let html_data = DataDir::new(tmp.path().join("html"));
-    let site = Source::parse(&server.url("/incus/docs/main/")).unwrap();
-    let t = std::time::Instant::now();
-    let (hp, hs) = build_index(site, &html_data).await;
-    let html_secs = t.elapsed().as_secs_f64();
-    let md_data = DataDir::new(tmp.path().join("md"));
-    let tree = source_tree(&shared, tmp.path());
-    let t = std::time::Instant::now();
-    let (mp, ms) = build_index(Source::Dir(tree), &md_data).await;
-    let md_secs = t.elapsed().as_secs_f64();
+    let html_data = DataDir::new(root.join("html"));
+    let md_data = DataDir::new(root.join("md"));
+    let ((hp, hs), html_secs, (mp, ms), md_secs) = if reuse {
+        ((0, 0), 0.0, (0, 0), 0.0)
+    } else {
+        let site = Source::parse(&server.url("/incus/docs/main/")).unwrap();
+        let t = std::time::Instant::now();
+        let h = build_index(site, &html_data).await;
+        let html_secs = t.elapsed().as_secs_f64();
+        let tree = source_tree(&shared, tmp.path());
+        let t = std::time::Instant::now();
+        let m = build_index(Source::Dir(tree), &md_data).await;
+        (h, html_secs, m, t.elapsed().as_secs_f64())
+    };
 
     println!(
         "eval on {} ({} questions), {} ({} real questions) and {} ({} real questions in admins' own words)",
@@ -325,7 +333,9 @@ async fn main() {
         .and_then(Path::parent)
         .unwrap()
         .join("incus-ai");
-    if bin.exists() {
+    if args.iter().any(|a| a == "--no-aichat") {
+        println!("\naichat: not measured (--no-aichat)");
+    } else if bin.exists() {
         aichat::run(
             &bin,
             &html_data,
