@@ -23,10 +23,20 @@ pub fn embed_query(
     dimensions: usize,
     text: &str,
 ) -> Option<Vec<f32>> {
-    if !addr.ip().is_loopback() {
+    embed_queries(addr, model, dimensions, &[text])?.pop()
+}
+
+/// The vectors of `texts` (one request), as [`embed_query`].
+pub fn embed_queries(
+    addr: SocketAddr,
+    model: &str,
+    dimensions: usize,
+    texts: &[&str],
+) -> Option<Vec<Vec<f32>>> {
+    if !addr.ip().is_loopback() || texts.is_empty() {
         return None;
     }
-    let body = serde_json::json!({"model": model, "input": [text]}).to_string();
+    let body = serde_json::json!({"model": model, "input": texts}).to_string();
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT).ok()?;
     stream.set_read_timeout(Some(ANSWER)).ok()?;
     stream.set_write_timeout(Some(ANSWER)).ok()?;
@@ -38,11 +48,18 @@ pub fn embed_query(
     stream.write_all(body.as_bytes()).ok()?;
     let mut answer = Vec::new();
     stream.take(MAX_ANSWER).read_to_end(&mut answer).ok()?;
-    parse(&answer, model, dimensions)
+    let vectors = parse_all(&answer, model, dimensions)?;
+    (vectors.len() == texts.len()).then_some(vectors)
 }
 
 /// The vector in an HTTP answer (status 200, a body of known length).
+#[cfg(test)]
 fn parse(answer: &[u8], model: &str, dimensions: usize) -> Option<Vec<f32>> {
+    parse_all(answer, model, dimensions)?.into_iter().next()
+}
+
+/// The vectors in an HTTP answer (status 200, a body of known length), each checked.
+fn parse_all(answer: &[u8], model: &str, dimensions: usize) -> Option<Vec<Vec<f32>>> {
     let split = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&answer[..split]).ok()?;
     let body = &answer[split + 4..];
@@ -61,8 +78,16 @@ fn parse(answer: &[u8], model: &str, dimensions: usize) -> Option<Vec<f32>> {
     if v["model"].as_str() != Some(model) {
         return None;
     }
-    let vector: Vec<f32> = serde_json::from_value(v["data"][0]["embedding"].clone()).ok()?;
-    (vector.len() == dimensions && vector.iter().all(|x| x.is_finite())).then_some(vector)
+    let data = v["data"].as_array()?;
+    let vectors: Vec<Vec<f32>> = data
+        .iter()
+        .map(|d| serde_json::from_value::<Vec<f32>>(d["embedding"].clone()).ok())
+        .collect::<Option<_>>()?;
+    let ok = !vectors.is_empty()
+        && vectors
+            .iter()
+            .all(|v| v.len() == dimensions && v.iter().all(|x| x.is_finite()));
+    ok.then_some(vectors)
 }
 
 #[cfg(test)]

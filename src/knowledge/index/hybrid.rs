@@ -27,6 +27,8 @@ const RRF_K: f32 = 60.0;
 pub struct Dense {
     vectors: Vectors,
     docs: HashMap<u64, DocAddress>,
+    /// Each section's row in `vectors`.
+    rows: HashMap<u64, usize>,
     model_dir: PathBuf,
     model: OnceLock<Option<Arc<LocalModel>>>,
     /// A running `incus-ai serve` to embed queries with before the model is loaded here;
@@ -57,9 +59,16 @@ impl Dense {
                 }
             }
         }
+        let rows = vectors
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.section_id, i))
+            .collect();
         Dense {
             vectors,
             docs,
+            rows,
             model_dir,
             model: OnceLock::new(),
             server: Mutex::new(None),
@@ -77,8 +86,8 @@ impl Dense {
         }
     }
 
-    /// The query's vector: from the server while it answers, else from the model here.
-    fn embed_query(&self, query: &str) -> Option<Vec<f32>> {
+    /// The queries' vectors: from the server while it answers, else from the model here.
+    fn embed_queries(&self, queries: &[&str]) -> Option<Vec<Vec<f32>>> {
         // The lock is held only to read or clear the address, not across the request.
         let server = || self.server.lock().unwrap_or_else(PoisonError::into_inner);
         let addr = if self.model.get().is_none() {
@@ -87,7 +96,8 @@ impl Dense {
             None
         };
         if let Some(addr) = addr {
-            match embed::remote::embed_query(addr, &self.vectors.model, self.vectors.dim, query) {
+            match embed::remote::embed_queries(addr, &self.vectors.model, self.vectors.dim, queries)
+            {
                 Some(v) => {
                     tracing::debug!("query embedded by incus-ai serve at {addr}");
                     return Some(v);
@@ -100,7 +110,7 @@ impl Dense {
                 }
             }
         }
-        self.model()?.embed(&[query]).ok()?.pop()
+        self.model()?.embed(queries).ok()
     }
 
     /// The model, loaded on first use; `None` (said once) when its folder cannot be used.
@@ -130,7 +140,7 @@ impl Dense {
         collection: Option<Collection>,
         k: usize,
     ) -> Vec<(DocAddress, f32)> {
-        let Some(q) = self.embed_query(query) else {
+        let Some(q) = self.embed_queries(&[query]).and_then(|mut v| v.pop()) else {
             return Vec::new();
         };
         self.vectors
@@ -138,6 +148,35 @@ impl Dense {
             .into_iter()
             .filter(|(_, s)| *s >= MIN_SIMILARITY)
             .filter_map(|(id, s)| Some((*self.docs.get(&id)?, s)))
+            .collect()
+    }
+
+    /// The cosine between `query` and each group of sections (their mean vector); `None` for
+    /// a group none of whose sections has a vector, and for all when the query cannot be
+    /// embedded.
+    pub fn similarity(&self, query: &str, groups: &[Vec<u64>]) -> Vec<Option<f32>> {
+        let Some(q) = self.embed_queries(&[query]).and_then(|mut v| v.pop()) else {
+            return vec![None; groups.len()];
+        };
+        groups
+            .iter()
+            .map(|ids| {
+                let rows: Vec<usize> = ids
+                    .iter()
+                    .filter_map(|id| self.rows.get(id).copied())
+                    .collect();
+                if rows.is_empty() {
+                    return None;
+                }
+                let mut mean = vec![0f32; self.vectors.dim];
+                for &r in &rows {
+                    for (m, x) in mean.iter_mut().zip(self.vectors.vector(r)) {
+                        *m += x;
+                    }
+                }
+                let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt();
+                (norm > 0.0).then(|| mean.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>() / norm)
+            })
             .collect()
     }
 

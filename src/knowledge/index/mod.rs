@@ -4,8 +4,10 @@
 pub mod build;
 pub mod dense;
 pub mod hybrid;
+pub mod lookup;
 pub mod query;
 pub mod readonly;
+pub mod refine;
 pub mod rerank;
 pub mod schema;
 pub mod search;

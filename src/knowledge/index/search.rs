@@ -8,9 +8,7 @@ use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{
-    DocId, DocSet, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term,
-};
+use tantivy::{DocId, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
 
 use super::build::current_dir;
 use super::query::Intent;
@@ -99,10 +97,12 @@ pub struct Hit {
 
 /// An open index, ready for many searches.
 pub struct Searcher {
-    reader: IndexReader,
-    fields: Fields,
+    pub(super) reader: IndexReader,
+    pub(super) fields: Fields,
     dir: std::path::PathBuf,
-    dense: Option<hybrid::Dense>,
+    pub(super) dense: Option<hybrid::Dense>,
+    /// Each section's id by its canonical URL (read on first use, for the reranker).
+    pub(super) section_ids: std::sync::OnceLock<HashMap<String, u64>>,
 }
 
 impl Searcher {
@@ -143,33 +143,7 @@ impl Searcher {
             fields,
             dir: dir.to_path_buf(),
             dense,
-        })
-    }
-
-    /// The root of the docs site the index was built from
-    /// (`https://linuxcontainers.org/incus/docs/stable-6.0/`), read off a section's URL and
-    /// page path; `None` without docs pages.
-    pub fn docs_base(&self) -> Option<String> {
-        let searcher = self.reader.searcher();
-        let f = &self.fields;
-        let q = TermQuery::new(
-            Term::from_field_text(f.collection, Collection::Docs.as_str()),
-            IndexRecordOption::Basic,
-        );
-        let top = searcher
-            .search(&q, &TopDocs::with_limit(50).order_by_score())
-            .ok()?;
-        top.into_iter().find_map(|(_, addr)| {
-            let d: TantivyDocument = searcher.doc(addr).ok()?;
-            let text = |field| {
-                d.get_first(field)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-            };
-            let (url, path) = (text(f.url)?, text(f.doc_path)?);
-            let page = path.trim_end_matches(".md");
-            let at = url.find(&format!("/{page}/"))?;
-            Some(url[..=at].to_string())
+            section_ids: std::sync::OnceLock::new(),
         })
     }
 
@@ -353,7 +327,7 @@ impl Searcher {
         let mut top = searcher.search(&section_q, &collector).map_err(err)?;
         if features.coverage {
             let terms = query::content_terms(question, false);
-            let covered = coverage(searcher, field, &terms, &top).map_err(err)?;
+            let covered = super::refine::coverage(searcher, field, &terms, &top).map_err(err)?;
             for ((score, _), c) in top.iter_mut().zip(covered) {
                 *score *= c.powf(COVERAGE_EXPONENT);
             }
@@ -459,47 +433,4 @@ impl Searcher {
         }
         Box::new(BooleanQuery::new(clauses))
     }
-}
-
-/// For each hit, the share of the question's words (each a group of a word and its
-/// synonyms) that occur in its `field`.
-fn coverage(
-    searcher: &tantivy::Searcher,
-    field: tantivy::schema::Field,
-    words: &[Vec<String>],
-    hits: &[(Score, tantivy::DocAddress)],
-) -> tantivy::Result<Vec<f32>> {
-    if words.is_empty() {
-        return Ok(vec![1.0; hits.len()]);
-    }
-    let mut by_segment: HashMap<u32, Vec<(DocId, usize)>> = HashMap::new();
-    for (i, (_, addr)) in hits.iter().enumerate() {
-        by_segment
-            .entry(addr.segment_ord)
-            .or_default()
-            .push((addr.doc_id, i));
-    }
-    let mut covered = vec![vec![false; words.len()]; hits.len()];
-    for (seg, mut docs) in by_segment {
-        docs.sort_unstable();
-        let inverted = searcher.segment_reader(seg).inverted_index(field)?;
-        for (w, group) in words.iter().enumerate() {
-            for t in group {
-                let term = Term::from_field_text(field, t);
-                let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
-                else {
-                    continue;
-                };
-                for &(doc, i) in &docs {
-                    if postings.doc() <= doc && postings.seek(doc) == doc {
-                        covered[i][w] = true;
-                    }
-                }
-            }
-        }
-    }
-    Ok(covered
-        .into_iter()
-        .map(|c| c.iter().filter(|x| **x).count() as f32 / words.len() as f32)
-        .collect())
 }
