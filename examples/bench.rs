@@ -214,6 +214,7 @@ async fn main() {
     );
 
     hybrid::run(&bin, &data, &questions).await;
+    hybrid::refresh_cold(&bin, &server.url("/incus/docs/main/"));
     export_bench(&data, &opts).await;
     doctor_live().await;
     doctor_synthetic().await;

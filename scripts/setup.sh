@@ -22,6 +22,9 @@ command -v ss >/dev/null || need+=(iproute2)
 command -v setsid >/dev/null || need+=(util-linux)
 # `script` runs the administration tests on a real pseudo-terminal.
 command -v script >/dev/null || need+=(bsdutils)
+# A real Alertmanager for the watch tests, and promtool to check the exported alerting rules.
+[ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { log "need root to install: ${need[*]}"; exit 1; }
     log "installing: ${need[*]}"

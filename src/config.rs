@@ -50,6 +50,60 @@ pub struct Config {
     pub embeddings: EmbeddingsConfig,
     /// How changes are asked about (`--allow-changes`).
     pub changes: ChangesConfig,
+    /// `incus-ai watch`: how often, and where alerts go.
+    pub watch: WatchConfig,
+}
+
+/// `[watch]`: the doctor on duty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchConfig {
+    /// Seconds between two runs of the checks.
+    pub interval_secs: u64,
+    /// Seconds between two runs of the review's rules.
+    pub review_every_secs: u64,
+    /// Complete reads a finding must be absent from before it resolves.
+    pub resolve_after: u32,
+    /// Seconds between two sends of the alerts that still fire (Alertmanager forgets an alert
+    /// that is not sent again).
+    pub resend_secs: u64,
+    /// Where alerts go.
+    pub notify: Vec<SinkConfig>,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            interval_secs: 60,
+            review_every_secs: 86_400,
+            resolve_after: 2,
+            resend_secs: 60,
+            notify: Vec::new(),
+        }
+    }
+}
+
+/// `[[watch.notify]]`: one place alerts go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// `alertmanager`, `webhook`, `ntfy`, `heartbeat` or `notes`.
+    pub kind: String,
+    /// Where (not for `notes`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Alerts below this severity are not sent [default: moderate].
+    #[serde(default)]
+    pub min_severity: Option<String>,
+    /// Environment variable holding the webhook's HMAC secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Environment variable holding ntfy's access token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Whether the review's advice goes here too (webhooks; the notes always get it).
+    #[serde(default)]
+    pub review: bool,
 }
 
 /// `[changes]`: how a change is asked about. There is deliberately no setting that answers

@@ -19,3 +19,4 @@ pub mod diagnosis;
 pub mod knowledge;
 pub mod refresh;
 pub mod util;
+pub mod watch;

@@ -19,7 +19,7 @@ use super::{Question, norm};
 /// What AIChat put between `<context>` and `</context>` for `question`, with RAG `rag`.
 fn context(aichat: &Path, config_dir: &Path, rag: &str, question: &str) -> String {
     let out = Command::new(aichat)
-        .args(["--rag", rag, "--dry-run", question])
+        .args(["--rag", rag, "--dry-run", "--", question])
         .env("AICHAT_CONFIG_DIR", config_dir)
         .env("NO_PROXY", "127.0.0.1")
         .output()

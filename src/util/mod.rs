@@ -3,6 +3,7 @@
 
 pub mod fsx;
 pub mod generations;
+pub mod hmac;
 pub mod http;
 pub mod httpd;
 pub mod lock;

@@ -87,6 +87,8 @@ fn secret_by_name(k: &str) -> bool {
             k,
             "raw.lxc"
                 | "acme.provider.environment"
+                | "acme.eab.kid"
+                | "oidc.client.id"
                 | "user.user-data"
                 | "user.vendor-data"
                 | "user.network-config"
@@ -302,6 +304,9 @@ mod tests {
             "acme.eab.hmac",
             "acme.eab.hmac_key",
             "acme.provider.environment",
+            "acme.eab.kid",
+            "oidc.client.id",
+            "drive_recovery_keys",
             "loki.auth.password",
             "oidc.client.secret",
             "raw.lxc",

@@ -215,6 +215,44 @@ impl Client {
         }
     }
 
+    /// Incus's event stream, `GET /1.0/events?type={types}` upgraded to a websocket (a read:
+    /// the connection only ever carries what the server sends, and pongs); see
+    /// [`super::events::Events`].
+    pub async fn events(&self, types: &str) -> Result<super::events::Events, ClientError> {
+        use base64::Engine;
+        let path = format!("/1.0/events?type={types}");
+        let mut nonce = [0u8; 16];
+        super::events::fill_random(&mut nonce);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(reqwest::header::CONNECTION, "Upgrade")
+            .header(reqwest::header::UPGRADE, "websocket")
+            .header("Sec-WebSocket-Version", "13")
+            .header(
+                "Sec-WebSocket-Key",
+                base64::engine::general_purpose::STANDARD.encode(nonce),
+            )
+            // The stream stays open for days: only the connection has a time limit.
+            .timeout(Duration::from_secs(10 * 365 * 86_400))
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&path, e))?;
+        if resp.status() != reqwest::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(ClientError::Api {
+                path,
+                status: resp.status().as_u16(),
+                message: "the event stream was not opened".into(),
+            });
+        }
+        let io = resp
+            .upgrade()
+            .await
+            .map_err(|e| self.transport_error(&path, e))?;
+        Ok(super::events::Events::new(io))
+    }
+
     /// `GET path` and the `metadata` of the answer, decoded.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.get_within(path, self.timeout).await

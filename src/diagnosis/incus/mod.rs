@@ -3,6 +3,7 @@
 pub mod api;
 pub mod capacity;
 pub mod client;
+pub mod events;
 pub mod remote;
 pub mod socket;
 pub mod tls;

@@ -1,0 +1,189 @@
+//! Delivery: one worker per sink takes its queue in order (the oldest first, each retried with
+//! backoff until it is taken or refused), so a slow or dead receiver holds up only itself;
+//! Alertmanager also gets what still fires again every `resend` (it forgets alerts that are
+//! not sent again); the heartbeat is pinged after every complete cycle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::outbox::Delivery;
+use super::sinks::{Kind, Sink, alertmanager, heartbeat};
+use super::{Watch, now};
+
+/// The sink workers of a running watch.
+pub struct Workers {
+    wake: Arc<Notify>,
+    http: reqwest::Client,
+}
+
+impl Workers {
+    /// Starts one worker per sink that takes transitions.
+    pub fn start(watch: &Arc<Watch>) -> Workers {
+        let http = crate::util::http::client_builder(super::sinks::TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        let wake = Arc::new(Notify::new());
+        for sink in watch
+            .settings
+            .sinks
+            .iter()
+            .filter(|s| s.takes_transitions())
+        {
+            let (watch, sink, http, wake) = (
+                Arc::clone(watch),
+                sink.clone(),
+                http.clone(),
+                Arc::clone(&wake),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let waited = drain(&watch, &sink, &http).await;
+                    // Until the next retry is due, or a cycle brings something new.
+                    let nap = waited.unwrap_or(Duration::from_secs(3600));
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(nap) => {}
+                    }
+                }
+            });
+        }
+        Workers { wake, http }
+    }
+
+    /// Tells the workers that the outbox has new transitions.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// The HTTP client the sinks use.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
+/// Delivers `sink`'s queue until it is empty or its front waits for a retry; how long until
+/// that retry.
+pub async fn drain(watch: &Watch, sink: &Sink, http: &reqwest::Client) -> Option<Duration> {
+    loop {
+        let (next, front) = {
+            let o = watch.outbox.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                o.next(&sink.name, now()),
+                o.queues
+                    .get(&sink.name)
+                    .and_then(|q| q.pending.front())
+                    .map(|p| p.next_try),
+            )
+        };
+        let Some(p) = next else {
+            return front.map(|t| Duration::from_secs((t - now()).max(1) as u64));
+        };
+        let how = sink.deliver(http, &p.transition).await;
+        if let Delivery::Retry(why) | Delivery::Refused(why) = &how {
+            tracing::warn!(
+                "watch: {} did not take {}: {why}",
+                sink.name,
+                p.transition.transition
+            );
+        }
+        let mut o = watch.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = o.settle(&sink.name, how, now()) {
+            tracing::warn!("watch: the outbox of {} cannot be written: {e}", sink.name);
+            return Some(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Delivers every sink's queue at once, for at most `within` (`watch --once`): what is not
+/// taken by then stays in the outbox for the next run.
+pub async fn drain_all(watch: &Arc<Watch>, http: &reqwest::Client, within: Duration) {
+    let tasks: Vec<_> = watch
+        .settings
+        .sinks
+        .iter()
+        .filter(|s| s.takes_transitions())
+        .map(|s| {
+            let (watch, sink, http) = (Arc::clone(watch), s.clone(), http.clone());
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(within, async {
+                    while let Some(wait) = drain(&watch, &sink, &http).await {
+                        if wait > within {
+                            break;
+                        }
+                        tokio::time::sleep(wait).await;
+                    }
+                })
+                .await;
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Sends Alertmanager every alert that fires and was notified (its faults, not advice, at its
+/// severity or above), so that it keeps them active.
+pub async fn resend_firing(watch: &Watch, http: &reqwest::Client) {
+    for sink in &watch.settings.sinks {
+        let Kind::Alertmanager(url) = &sink.kind else {
+            continue;
+        };
+        let alerts: Vec<serde_json::Value> = {
+            let l = watch.ledger.lock().unwrap_or_else(|e| e.into_inner());
+            l.entries
+                .values()
+                .filter(|e| e.notified && !e.review)
+                .filter(|e| super::sinks::Level::of(&e.finding) >= sink.min)
+                .map(|e| {
+                    alertmanager::alert(&super::ledger::Transition {
+                        id: e.id.clone(),
+                        transition: format!("{}:firing", e.id),
+                        status: super::ledger::Status::Firing,
+                        remote: e.key.remote.clone(),
+                        finding: e.finding.clone(),
+                        review: false,
+                        started_at: super::ledger::rfc3339(e.started_at),
+                        ended_at: None,
+                    })
+                })
+                .collect()
+        };
+        if alerts.is_empty() {
+            continue;
+        }
+        if let Delivery::Retry(why) | Delivery::Refused(why) =
+            alertmanager::post(http, url, &alerts).await
+        {
+            tracing::warn!("watch: {} did not take the firing alerts: {why}", sink.name);
+            let mut o = watch.outbox.lock().unwrap_or_else(|e| e.into_inner());
+            let q = o.queues.entry(sink.name.clone()).or_default();
+            q.failures += 1;
+            q.last_error = Some((now(), why));
+        }
+    }
+}
+
+/// Pings every heartbeat (after a complete cycle).
+pub async fn heartbeats(watch: &Watch, http: &reqwest::Client) {
+    for sink in &watch.settings.sinks {
+        let Kind::Heartbeat(url) = &sink.kind else {
+            continue;
+        };
+        let how = heartbeat::ping(http, url).await;
+        let mut o = watch.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        let q = o.queues.entry(sink.name.clone()).or_default();
+        match how {
+            Delivery::Done => {
+                q.delivered += 1;
+                q.last_delivery = Some(now());
+            }
+            Delivery::Retry(why) | Delivery::Refused(why) => {
+                q.failures += 1;
+                q.last_error = Some((now(), why));
+            }
+        }
+    }
+}
