@@ -19,6 +19,30 @@ pub enum Target {
     Aichat(AichatArgs),
     /// An AIChat agent (`aichat --agent incus`) with incus-ai's read-only tools and the docs RAG
     AichatAgent(AgentArgs),
+    /// Prometheus alerting rules for Incus's own /1.0/metrics (checked by `promtool check rules`)
+    PrometheusRules(RulesArgs),
+}
+
+/// Options of `export prometheus-rules`.
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    /// Write the rules to this file (atomically) instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+fn rules(args: &RulesArgs) -> Result<u8, Failure> {
+    let text = crate::watch::rules::PROMETHEUS_RULES;
+    match &args.out {
+        None => crate::util::out::print_raw(text),
+        Some(path) => crate::util::fsx::write_atomic(path, text.as_bytes()).map_err(|e| {
+            Failure::new(
+                exit::FAILURE,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?,
+    }
+    Ok(exit::OK)
 }
 
 /// Options of `export aichat-agent`.
@@ -132,6 +156,7 @@ pub async fn run(ctx: &Context, target: &Target) -> Result<u8, Failure> {
     let args = match target {
         Target::Aichat(a) => a,
         Target::AichatAgent(a) => return agent(ctx, a),
+        Target::PrometheusRules(a) => return rules(a),
     };
     let _lock = ctx.data.lock(Duration::from_secs(args.wait))?;
     let report = export::export(&ctx.data, &args.aichat.options(ctx)?).await?;

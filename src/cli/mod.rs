@@ -13,6 +13,8 @@ mod search;
 mod serve;
 mod snapshot;
 mod status;
+mod watch;
+mod watch_status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +86,9 @@ enum Command {
     Audit(audit::Args),
     /// Serve the local embedding model as an OpenAI-compatible endpoint (for AIChat)
     Serve(serve::Args),
+    /// The doctor on duty: checks every interval and on Incus's events, alerts to
+    /// Alertmanager, webhooks, ntfy and the notes, resolved by themselves, never lost
+    Watch(watch::Args),
     /// Run one agent tool (used by the AIChat agent's tool scripts)
     #[command(hide = true)]
     Tool(ask::ToolArgs),
@@ -287,6 +292,7 @@ pub fn main() -> ExitCode {
             Command::Snapshot(a) => snapshot::run(&ctx, a).await,
             Command::Export(t) => export::run(&ctx, t).await,
             Command::Refresh(a) => refresh::run(&ctx, a).await,
+            Command::Watch(a) => watch::run(&ctx, a).await,
             Command::Ask(a) => ask::run(&ctx, a).await,
             Command::Mcp(a) => ask::mcp(&ctx, a).await,
             Command::Audit(a) => audit::run(&ctx, a),

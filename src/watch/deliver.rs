@@ -39,7 +39,7 @@ impl Workers {
             );
             tokio::spawn(async move {
                 loop {
-                    let waited = drain(&watch, &sink, &http).await;
+                    let waited = drain(&watch, &sink, &http, false).await;
                     // Until the next retry is due, or a cycle brings something new.
                     let nap = waited.unwrap_or(Duration::from_secs(3600));
                     tokio::select! {
@@ -64,13 +64,19 @@ impl Workers {
 }
 
 /// Delivers `sink`'s queue until it is empty or its front waits for a retry; how long until
-/// that retry.
-pub async fn drain(watch: &Watch, sink: &Sink, http: &reqwest::Client) -> Option<Duration> {
+/// that retry. `once` (a `watch --once` run): the front is tried whatever its backoff, and the
+/// first failure ends the run's attempts.
+pub async fn drain(
+    watch: &Watch,
+    sink: &Sink,
+    http: &reqwest::Client,
+    once: bool,
+) -> Option<Duration> {
     loop {
         let (next, front) = {
             let o = watch.outbox.lock().unwrap_or_else(|e| e.into_inner());
             (
-                o.next(&sink.name, now()),
+                o.next(&sink.name, if once { i64::MAX } else { now() }),
                 o.queues
                     .get(&sink.name)
                     .and_then(|q| q.pending.front())
@@ -88,16 +94,20 @@ pub async fn drain(watch: &Watch, sink: &Sink, http: &reqwest::Client) -> Option
                 p.transition.transition
             );
         }
+        let failed = matches!(how, Delivery::Retry(_));
         let mut o = watch.outbox.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = o.settle(&sink.name, how, now()) {
             tracing::warn!("watch: the outbox of {} cannot be written: {e}", sink.name);
             return Some(Duration::from_secs(5));
         }
+        if once && failed {
+            return None;
+        }
     }
 }
 
-/// Delivers every sink's queue at once, for at most `within` (`watch --once`): what is not
-/// taken by then stays in the outbox for the next run.
+/// Delivers every sink's queue at once, for at most `within` (`watch --once`), one attempt
+/// each: what is not taken stays in the outbox for the next run.
 pub async fn drain_all(watch: &Arc<Watch>, http: &reqwest::Client, within: Duration) {
     let tasks: Vec<_> = watch
         .settings
@@ -107,15 +117,7 @@ pub async fn drain_all(watch: &Arc<Watch>, http: &reqwest::Client, within: Durat
         .map(|s| {
             let (watch, sink, http) = (Arc::clone(watch), s.clone(), http.clone());
             tokio::spawn(async move {
-                let _ = tokio::time::timeout(within, async {
-                    while let Some(wait) = drain(&watch, &sink, &http).await {
-                        if wait > within {
-                            break;
-                        }
-                        tokio::time::sleep(wait).await;
-                    }
-                })
-                .await;
+                let _ = tokio::time::timeout(within, drain(&watch, &sink, &http, true)).await;
             })
         })
         .collect();
@@ -154,15 +156,11 @@ pub async fn resend_firing(watch: &Watch, http: &reqwest::Client) {
         if alerts.is_empty() {
             continue;
         }
-        if let Delivery::Retry(why) | Delivery::Refused(why) =
-            alertmanager::post(http, url, &alerts).await
-        {
+        let how = alertmanager::post(http, url, &alerts).await;
+        if let Delivery::Retry(why) | Delivery::Refused(why) = &how {
             tracing::warn!("watch: {} did not take the firing alerts: {why}", sink.name);
-            let mut o = watch.outbox.lock().unwrap_or_else(|e| e.into_inner());
-            let q = o.queues.entry(sink.name.clone()).or_default();
-            q.failures += 1;
-            q.last_error = Some((now(), why));
         }
+        record(watch, &sink.name, &how);
     }
 }
 
@@ -173,17 +171,13 @@ pub async fn heartbeats(watch: &Watch, http: &reqwest::Client) {
             continue;
         };
         let how = heartbeat::ping(http, url).await;
-        let mut o = watch.outbox.lock().unwrap_or_else(|e| e.into_inner());
-        let q = o.queues.entry(sink.name.clone()).or_default();
-        match how {
-            Delivery::Done => {
-                q.delivered += 1;
-                q.last_delivery = Some(now());
-            }
-            Delivery::Retry(why) | Delivery::Refused(why) => {
-                q.failures += 1;
-                q.last_error = Some((now(), why));
-            }
-        }
+        record(watch, &sink.name, &how);
+    }
+}
+
+fn record(watch: &Watch, sink: &str, how: &Delivery) {
+    let mut o = watch.outbox.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(e) = o.record(sink, how, now()) {
+        tracing::warn!("watch: the outbox of {sink} cannot be written: {e}");
     }
 }

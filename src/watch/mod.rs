@@ -9,8 +9,11 @@
 pub mod ledger;
 pub mod metrics;
 pub mod outbox;
+pub mod rules;
 pub mod silences;
 pub mod sinks;
+
+pub mod events;
 
 mod deliver;
 mod read;
@@ -146,7 +149,7 @@ pub struct CycleReport {
     pub remotes: Vec<(String, bool)>,
     /// Transitions written to the outbox.
     pub transitions: Vec<ledger::Transition>,
-    /// Findings firing after the cycle.
+    /// Faults firing after the cycle (the review's advice not counted).
     pub firing: usize,
     /// Requests sent to Incus.
     pub requests: usize,
@@ -235,7 +238,9 @@ impl Watch {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entries
-            .len();
+            .values()
+            .filter(|e| !e.review)
+            .count();
         report.elapsed_ms = start.elapsed().as_millis() as u64;
         let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         c.cycle_seconds = start.elapsed().as_secs_f64();

@@ -158,6 +158,23 @@ impl Outbox {
         self.save(sink)
     }
 
+    /// Records an attempt that is not a queued transition (a heartbeat, a re-send of what
+    /// fires): counted, its error kept.
+    pub fn record(&mut self, sink: &str, how: &Delivery, now: i64) -> std::io::Result<()> {
+        let q = self.queues.entry(sink.to_string()).or_default();
+        match how {
+            Delivery::Done => {
+                q.delivered += 1;
+                q.last_delivery = Some(now);
+            }
+            Delivery::Retry(why) | Delivery::Refused(why) => {
+                q.failures += 1;
+                q.last_error = Some((now, why.clone()));
+            }
+        }
+        self.save(sink)
+    }
+
     /// Transitions waiting for `sink`.
     pub fn queued(&self, sink: &str) -> usize {
         self.queues.get(sink).map_or(0, |q| q.pending.len())

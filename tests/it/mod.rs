@@ -14,3 +14,4 @@ mod hybrid;
 mod knowledge;
 mod serve;
 mod servers;
+mod watch;

@@ -108,7 +108,7 @@ impl Events {
         loop {
             let f = self.frame().await?;
             match f.opcode {
-                0x1 | 0x2 | 0x0 => {
+                0x0..=0x2 => {
                     if message.len() + f.payload.len() > MAX_EVENT_BYTES {
                         return Err(EventsError::Protocol("an event over 1 MiB".into()));
                     }

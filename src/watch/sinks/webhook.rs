@@ -19,6 +19,7 @@ pub fn body(t: &Transition, now: i64) -> Vec<u8> {
         "status": t.status,
         "remote": t.remote,
         "finding": t.finding,
+        "review": t.review,
         "started_at": t.started_at,
         "ended_at": t.ended_at,
         "sent_at": rfc3339(now),
