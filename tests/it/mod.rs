@@ -15,3 +15,4 @@ mod knowledge;
 mod serve;
 mod servers;
 mod watch;
+mod watch_live;
