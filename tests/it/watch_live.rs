@@ -1,7 +1,7 @@
 //! `incus-ai watch` on the real three-member cluster, delivering to a real Alertmanager
 //! (Debian's `prometheus-alertmanager`, started here on loopback) and to a webhook receiver:
-//! quiet while healthy; a member killed fires within Incus's offline threshold + one interval
-//! + 10 s; the member it reads through frozen (SIGSTOP) fires `watch-incomplete` and resolves
+//! quiet while healthy; a member killed fires within Incus's offline threshold, one interval
+//! and 10 s; the member it reads through frozen (SIGSTOP) fires `watch-incomplete` and resolves
 //! nothing; the receiver down at the resolve and the watch killed with -9 lose nothing and
 //! deliver nothing twice; the member back resolves the alert in Alertmanager and at the
 //! receiver with the same id. Needs root (incusd runs as root).
