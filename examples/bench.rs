@@ -14,6 +14,8 @@ mod admin;
 mod http;
 #[path = "support/bench_hybrid.rs"]
 mod hybrid;
+#[path = "support/bench_watch.rs"]
+mod watch;
 #[path = "../tests/support/openai.rs"]
 mod openai;
 #[path = "../tests/support/shared.rs"]
@@ -326,6 +328,11 @@ async fn doctor_live() {
         status("review", review.p50() < Duration::from_secs(3), "< 3 s")
     );
     admin::admin_live(&socket).await;
+    let bin = bench_bin();
+    watch::cycle(&bin, &socket, "live cluster");
+    watch::alert_latency(&bin, &socket, |a| {
+        harness(a);
+    });
     harness(&["kill", "m2"]);
     let waited = harness(&["wait", "m2", "Offline", "60"]);
     if waited.status.success() {
@@ -493,6 +500,9 @@ async fn doctor_synthetic() {
             runs.findings,
             status("synthetic", p50 < Duration::from_secs(2), "< 2 s")
         );
+        if members == 1_000 && instances == 1_000 {
+            watch::cycle(&bench_bin(), &socket, "1,000 members, 1,000 instances");
+        }
         let runs = DoctorRuns::measure(&socket, 3, true).await;
         let p50 = runs.p50();
         println!(
@@ -505,6 +515,16 @@ async fn doctor_synthetic() {
             status("review", p50 < Duration::from_secs(3), "< 3 s")
         );
     }
+}
+
+/// The release binary next to the bench's own (target/release/incus-ai).
+fn bench_bin() -> PathBuf {
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("incus-ai")
 }
 
 fn aichat_bin() -> Option<PathBuf> {
