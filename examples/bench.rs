@@ -14,12 +14,12 @@ mod admin;
 mod http;
 #[path = "support/bench_hybrid.rs"]
 mod hybrid;
-#[path = "support/bench_watch.rs"]
-mod watch;
 #[path = "../tests/support/openai.rs"]
 mod openai;
 #[path = "../tests/support/shared.rs"]
 mod shared;
+#[path = "support/bench_watch.rs"]
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -215,8 +215,7 @@ async fn main() {
         max_rss_kib(libc::RUSAGE_SELF) / 1024,
     );
 
-    hybrid::run(&bin, &data, &questions).await;
-    hybrid::refresh_cold(&bin, &server.url("/incus/docs/main/"));
+    hybrid::run(&bin, &data, &server.url("/incus/docs/main/"), &questions).await;
     export_bench(&data, &opts).await;
     doctor_live().await;
     doctor_synthetic().await;

@@ -73,7 +73,10 @@ pub fn alert_latency(bin: &Path, socket: &Path, harness: impl Fn(&[&str])) {
     };
     let url = format!("http://127.0.0.1:{port}");
     let mut am = Command::new("/usr/bin/prometheus-alertmanager")
-        .arg(format!("--config.file={}", dir.path().join("am.yml").display()))
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("am.yml").display()
+        ))
         .arg(format!("--storage.path={}", dir.path().join("s").display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--cluster.listen-address=")
@@ -111,7 +114,11 @@ pub fn alert_latency(bin: &Path, socket: &Path, harness: impl Fn(&[&str])) {
         Some(d) => println!(
             "member dying to alert:   {}  (m2's incusd killed to member-offline active in Alertmanager; threshold 11 s, interval 5 s)  [{}]",
             ms(d),
-            status("alert latency", d < Duration::from_secs(26), "< threshold + interval + 10 s")
+            status(
+                "alert latency",
+                d < Duration::from_secs(26),
+                "< threshold + interval + 10 s"
+            )
         ),
         None => println!("member dying to alert: no alert within 90 s"),
     }
