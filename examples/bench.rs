@@ -249,18 +249,11 @@ impl DoctorRuns {
             // A fresh client each run, as each `incus-ai doctor` starts with one.
             let client = local_client(socket);
             let t = Instant::now();
-            let (requests, findings) = if review {
-                let (r, _) = incus_ai::diagnosis::review::run(&client, None)
-                    .await
-                    .expect("review");
-                (r.requests, r.findings.len())
-            } else {
-                let (r, _) =
-                    incus_ai::diagnosis::doctor::run(&client, None, Settings::default(), None)
-                        .await
-                        .expect("doctor");
-                (r.requests, r.findings.len())
-            };
+            let j = incus_ai::app::judge(&client, &Settings::default(), review, None)
+                .await
+                .expect("read");
+            let findings = if review { &j.advice } else { &j.faults };
+            let (requests, findings) = (j.state.requests, findings.len());
             out.times.push(t.elapsed());
             out.requests = requests;
             out.findings = findings;

@@ -22,7 +22,8 @@ rule "the diagnosis path sends nothing but GET (changes go through admin::writer
 rule "aichat never imports the agent or diagnosis" src/aichat 'crate::(agent|diagnosis|cli|config|refresh)\b'
 rule "the agent imports aichat::config only, not the CLI" src/agent 'crate::(cli|config|refresh)\b|crate::aichat::(rag|chunk|embed)\b'
 rule "nothing imports the CLI" src 'crate::cli\b' '^src/(cli/|main\.rs)'
-rule "watch imports diagnosis and util only (never the agent, admin or the CLI)" src/watch 'crate::(knowledge|aichat|agent|admin|cli|config|refresh)\b'
+rule "the application layer imports diagnosis, knowledge and util (never the agent, admin, watch or the CLI)" src/app 'crate::(aichat|agent|admin|cli|config|refresh|watch)\b'
+rule "watch imports app, diagnosis and util only (never the agent, admin or the CLI)" src/watch 'crate::(knowledge|aichat|agent|admin|cli|config|refresh)\b'
 rule "nothing but the CLI imports watch" src 'crate::watch\b' '^src/(cli/|watch/|main\.rs)'
 # No file in src/ over 500 lines.
 while read -r n f; do

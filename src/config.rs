@@ -52,6 +52,48 @@ pub struct Config {
     pub changes: ChangesConfig,
     /// `incus-ai watch`: how often, and where alerts go.
     pub watch: WatchConfig,
+    /// The checks' thresholds (doctor, watch, the agent).
+    pub checks: ChecksConfig,
+}
+
+/// `[checks]`: the thresholds of the doctor's checks, in one place for every command, the
+/// watch and the agent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChecksConfig {
+    /// A pool at or above this share of space or inodes used is full (percent).
+    pub pool_full_percent: f64,
+    /// Certificates expiring within this many days are reported.
+    pub certificate_days: i64,
+    /// Project usage at or above this share of a limit is reported (percent).
+    pub project_percent: f64,
+    /// A task running longer than this is stuck (seconds).
+    pub operation_stuck_secs: i64,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        let d = crate::diagnosis::checks::Settings::default();
+        ChecksConfig {
+            pool_full_percent: d.pool_full_percent,
+            certificate_days: d.certificate_days,
+            project_percent: d.project_percent,
+            operation_stuck_secs: d.operation_stuck_secs,
+        }
+    }
+}
+
+impl Config {
+    /// The checks' settings (the one place they are made).
+    pub fn check_settings(&self) -> crate::diagnosis::checks::Settings {
+        let c = &self.checks;
+        crate::diagnosis::checks::Settings {
+            pool_full_percent: c.pool_full_percent.clamp(1.0, 100.0),
+            certificate_days: c.certificate_days.max(0),
+            project_percent: c.project_percent.clamp(1.0, 100.0),
+            operation_stuck_secs: c.operation_stuck_secs.max(1),
+        }
+    }
 }
 
 /// `[watch]`: the doctor on duty.

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod agent;
 pub mod aichat;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod diagnosis;

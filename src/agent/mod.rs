@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::agent::anonymize::Anonymizer;
-use crate::diagnosis::checks::{Finding, Settings};
+use crate::diagnosis::checks::Finding;
 use crate::diagnosis::doctor::{attach_docs, concerns_member, diagnose};
 use crate::knowledge::index::Scope;
 use llm::{Llm, LlmError};
@@ -178,6 +178,7 @@ impl Session {
         Option<String>,
     ) {
         let improve = asks_to_improve(question);
+        let settings = self.toolbox.check_settings().clone();
         let state = if improve {
             self.toolbox.review_state().await
         } else {
@@ -189,10 +190,10 @@ impl Session {
                     .into_iter()
                     .map(str::to_string)
                     .collect();
-                let mut f = diagnose(st, Settings::default(), None);
+                let mut f = diagnose(st, settings.clone(), None);
                 // "How can I make my cluster more robust?": the review answers that.
                 if improve {
-                    f.extend(crate::diagnosis::review::review(st, None));
+                    f.extend(crate::diagnosis::review::review(st, None, &settings));
                 }
                 if !subj.is_empty() {
                     f.retain(|x| subj.iter().any(|s| concerns_member(x, s)));

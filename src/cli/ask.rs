@@ -56,6 +56,7 @@ fn toolbox(
         let client = writer.reader().clone();
         return Ok(
             Toolbox::new(Some(client), Some(ctx.data.index()), ctx.model_dir())
+                .with_check_settings(ctx.config.check_settings())
                 .with_audit(audit.clone())
                 .with_changes(Changes::new(writer, confirm, audit)),
         );
@@ -69,7 +70,9 @@ fn toolbox(
             None
         }
     };
-    let toolbox = Toolbox::new(client, Some(ctx.data.index()), ctx.model_dir()).with_audit(audit);
+    let toolbox = Toolbox::new(client, Some(ctx.data.index()), ctx.model_dir())
+        .with_check_settings(ctx.config.check_settings())
+        .with_audit(audit);
     Ok(toolbox)
 }
 

@@ -2,7 +2,7 @@
 
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit, print_json};
-use crate::diagnosis::checks::{Finding, Settings};
+use crate::diagnosis::checks::Finding;
 use crate::diagnosis::cluster::EndpointError;
 use crate::diagnosis::doctor::{self, Report};
 
@@ -97,13 +97,18 @@ impl Summary<'_> {
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
     let searcher = ctx.doc_searcher();
-    let (report, _) = doctor::run(
+    let judged = crate::app::judge(
         &client,
+        &ctx.config.check_settings(),
+        false,
         searcher.as_ref(),
-        Settings::default(),
-        args.member.as_deref(),
     )
     .await?;
+    let mut findings = judged.faults;
+    if let Some(m) = args.member.as_deref() {
+        findings.retain(|f| doctor::concerns_member(f, m));
+    }
+    let report = doctor::Report::of(&judged.state, findings);
     if searcher.is_none() && !report.findings.is_empty() && !ctx.quiet && !args.json {
         crate::errln!(
             "incus-ai: no docs index yet, findings come without doc links (run `incus-ai refresh`)"

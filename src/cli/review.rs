@@ -3,7 +3,6 @@
 use super::remote::RemoteArgs;
 use super::{Context, Failure, exit, print_json};
 use crate::diagnosis::cluster::EndpointError;
-use crate::diagnosis::doctor;
 use crate::diagnosis::review::{self, Report};
 
 /// Options of `review`.
@@ -38,10 +37,19 @@ pub fn render(r: &Report) -> String {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let client = args.remote.client()?;
-    let (mut report, state) = review::run(&client, args.project.as_deref()).await?;
     let searcher = ctx.doc_searcher();
-    let base = doctor::docs_base(searcher.as_ref(), Some(&state));
-    doctor::attach_docs(&mut report.findings, searcher.as_ref(), &base);
+    let judged = crate::app::judge(
+        &client,
+        &ctx.config.check_settings(),
+        true,
+        searcher.as_ref(),
+    )
+    .await?;
+    let mut advice = judged.advice;
+    if let Some(p) = args.project.as_deref() {
+        advice.retain(|f| f.project.as_deref().is_none_or(|fp| fp == p));
+    }
+    let report = review::Report::of(&judged.state, advice);
     if args.json {
         print_json(&report);
     } else if !ctx.quiet || !report.findings.is_empty() {

@@ -193,6 +193,7 @@ fn settings(ctx: &Context, args: &Args) -> Result<Settings, Failure> {
         resolve_after: w.resolve_after.max(1),
         resend: Duration::from_secs(w.resend_secs.max(5)),
         sinks,
+        checks: ctx.config.check_settings(),
     })
 }
 

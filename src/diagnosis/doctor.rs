@@ -4,8 +4,7 @@
 use serde::Serialize;
 
 use crate::diagnosis::checks::{self, Context, DocLink, Finding, Settings};
-use crate::diagnosis::cluster::{self, ClusterState, EndpointError, GatherOptions};
-use crate::diagnosis::incus::{Client, ClientError};
+use crate::diagnosis::cluster::{ClusterState, EndpointError};
 use crate::knowledge::index::{Scope, Searcher};
 
 /// What `doctor` prints with `--json`.
@@ -95,26 +94,19 @@ pub fn attach_docs(findings: &mut [Finding], searcher: Option<&Searcher>, base: 
     }
 }
 
-/// Reads the cluster behind `client` and diagnoses it.
-pub async fn run(
-    client: &Client,
-    searcher: Option<&Searcher>,
-    settings: Settings,
-    member: Option<&str>,
-) -> Result<(Report, ClusterState), ClientError> {
-    let state = cluster::gather(client, &GatherOptions::default()).await?;
-    let mut findings = diagnose(&state, settings, member);
-    attach_docs(&mut findings, searcher, &docs_base(searcher, Some(&state)));
-    let report = Report {
-        remote: state.remote.clone(),
-        findings,
-        checks: checks::ids(),
-        requests: state.requests,
-        elapsed_ms: state.elapsed_ms,
-        complete: state.errors.is_empty(),
-        unreadable: state.errors.clone(),
-    };
-    Ok((report, state))
+impl Report {
+    /// The report of `findings` on what `state` holds.
+    pub fn of(state: &ClusterState, findings: Vec<Finding>) -> Report {
+        Report {
+            remote: state.remote.clone(),
+            findings,
+            checks: checks::ids(),
+            requests: state.requests,
+            elapsed_ms: state.elapsed_ms,
+            complete: state.errors.is_empty(),
+            unreadable: state.errors.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -252,7 +252,8 @@ fn instances(out: &mut String, st: &ClusterState) {
 /// The "review" section: what `incus-ai review` suggests, most important first.
 fn review(out: &mut String, st: &ClusterState) {
     out.push_str("## Review: what to improve\n\n");
-    let findings = crate::diagnosis::review::review(st, None);
+    let findings =
+        crate::diagnosis::review::review(st, None, &crate::diagnosis::checks::Settings::default());
     if findings.is_empty() {
         out.push_str("`incus-ai review` found nothing to improve.\n\n");
         return;

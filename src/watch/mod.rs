@@ -45,6 +45,8 @@ pub struct Settings {
     pub resend: Duration,
     /// Where alerts go.
     pub sinks: Vec<Sink>,
+    /// The checks' thresholds.
+    pub checks: crate::diagnosis::checks::Settings,
 }
 
 /// A remote to watch.
@@ -211,7 +213,7 @@ impl Watch {
             let review =
                 last_review.is_none_or(|t| now - t >= self.settings.review_every.as_secs() as i64);
             let before = remote.client.requests();
-            let read = read::remote(remote, review).await;
+            let read = read::remote(remote, &self.settings.checks, review).await;
             report.requests += remote.client.requests() - before;
             report.remotes.push((remote.name.clone(), read.complete));
             let transitions = {

@@ -1,30 +1,25 @@
-//! One read of a remote for the ledger: the doctor's checks (the review's rules when they are
-//! due) on one gathered cluster state, each finding with its doc page, as redacted JSON.
+//! One read of a remote for the ledger (through the application layer, as `doctor` and
+//! `review` read): the doctor's checks and, when they are due, the review's rules, each
+//! finding with its doc page, as redacted JSON.
 
 use serde_json::Value;
 
 use super::Remote;
 use super::ledger::Read;
 use crate::diagnosis::checks::Settings;
-use crate::diagnosis::cluster::{GatherOptions, gather};
-use crate::diagnosis::{doctor, review};
+use crate::diagnosis::review;
 
-/// Reads `remote` once; `with_review`: the review's rules run too.
-pub async fn remote(remote: &Remote, with_review: bool) -> Read {
+/// Reads `remote` once with the checks' `settings`; `with_review`: the review's rules run too.
+pub async fn remote(remote: &Remote, settings: &Settings, with_review: bool) -> Read {
     let review_checks = review::ids().into_iter().map(str::to_string).collect();
-    let opts = GatherOptions {
-        review: with_review,
-        ..GatherOptions::default()
-    };
-    match gather(&remote.client, &opts).await {
-        Ok(st) => {
-            let mut findings = doctor::diagnose(&st, Settings::default(), None);
-            if with_review {
-                findings.extend(review::review(&st, None));
-            }
-            doctor::attach_docs(&mut findings, None, &doctor::docs_base(None, Some(&st)));
-            let findings = findings
+    match crate::app::judge(&remote.client, settings, with_review, None).await {
+        Ok(j) => {
+            let complete = j.complete();
+            let unreadable = j.state.errors.iter().map(|e| e.path.clone()).collect();
+            let findings = j
+                .faults
                 .iter()
+                .chain(&j.advice)
                 .filter_map(|f| serde_json::to_value(f).ok())
                 .map(|mut v: Value| {
                     crate::util::redact::json(&mut v);
@@ -36,8 +31,8 @@ pub async fn remote(remote: &Remote, with_review: bool) -> Read {
                 findings,
                 review_checks,
                 reviewed: with_review,
-                complete: st.errors.is_empty() && st.database_unavailable.is_none(),
-                unreadable: st.errors.iter().map(|e| e.path.clone()).collect(),
+                complete,
+                unreadable,
             }
         }
         // Nothing could be read: no verdict, nothing resolves.

@@ -108,6 +108,30 @@ fn t(id: &str, severity: &str, subject: &str) -> (String, String, String) {
 }
 
 #[tokio::test]
+async fn the_thresholds_come_from_the_config_for_doctor_and_watch() {
+    // The same healthy cluster: with a pool threshold of 1 %, its pools are "full".
+    let d = doctor(Recording::load("healthy"), &[]).await;
+    assert_eq!(d.run.code, 0);
+    d.env.config("[checks]\npool_full_percent = 1\n");
+    let r = d.rerun(&["doctor", "--json"]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.finding_ids()
+            .iter()
+            .any(|(id, _)| id == "storage-pool-full"),
+        "{}",
+        r.stdout
+    );
+    let r = d.rerun(&["watch", "--once", "--json"]).await;
+    assert!(r.stdout.contains("storage-pool-full"), "{}", r.stdout);
+    d.env
+        .config("[checks]\npool_full_percent = 1\nunknown = 2\n");
+    let r = d.rerun(&["doctor"]).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unknown"), "{}", r.stderr);
+}
+
+#[tokio::test]
 async fn a_healthy_cluster_gives_no_findings_and_only_gets() {
     let d = doctor(Recording::load("healthy"), &[]).await;
     assert_eq!(d.run.code, 0, "{}\n{}", d.run.stdout, d.run.stderr);

@@ -24,6 +24,7 @@ impl Toolbox {
             self.model_dir.clone(),
         );
         t.audit = self.audit.clone();
+        t.settings = self.settings.clone();
         t.changes = self.changes.as_ref().map(|c| {
             c.sibling(Box::new(Nobody(
                 "nobody can be asked in this session".into(),

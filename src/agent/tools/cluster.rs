@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 
 use super::args::{GetMember, ListWarnings, NoArgs, ReviewCluster, RunChecks, WarningStatus};
 use super::{Answer, Toolbox};
-use crate::diagnosis::checks::Settings;
 
 pub async fn overview(tb: &mut Toolbox, _: NoArgs) -> Answer {
     Ok(json!(crate::diagnosis::status::summarize(
@@ -111,17 +110,18 @@ pub async fn list_projects(tb: &mut Toolbox, _: NoArgs) -> Answer {
 
 pub async fn run_checks(tb: &mut Toolbox, a: RunChecks) -> Answer {
     let member = a.member.map(|m| m.0);
+    let settings = tb.check_settings().clone();
     let st = tb.state().await?;
-    let mut findings =
-        crate::diagnosis::doctor::diagnose(st, Settings::default(), member.as_deref());
+    let mut findings = crate::diagnosis::doctor::diagnose(st, settings, member.as_deref());
     link_docs(tb, &mut findings);
     Ok(json!({"findings": findings, "checks_run": crate::diagnosis::checks::ids().len()}))
 }
 
 pub async fn review_cluster(tb: &mut Toolbox, a: ReviewCluster) -> Answer {
     let project = a.project.map(|p| p.0);
+    let settings = tb.check_settings().clone();
     let mut findings =
-        crate::diagnosis::review::review(tb.review_state().await?, project.as_deref());
+        crate::diagnosis::review::review(tb.review_state().await?, project.as_deref(), &settings);
     link_docs(tb, &mut findings);
     Ok(json!({"findings": findings, "rules_run": crate::diagnosis::review::ids().len()}))
 }

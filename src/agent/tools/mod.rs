@@ -14,6 +14,10 @@ mod changes;
 mod cluster;
 mod docs;
 mod instance;
+mod output;
+
+use output::render;
+pub use output::{bounded, fence};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -160,26 +164,6 @@ pub fn openai_functions(changes: bool) -> Vec<Value> {
         .collect()
 }
 
-/// Cuts `text` to `MAX_OUTPUT` characters with a marker the model can see.
-pub fn bounded(text: String) -> String {
-    let count = text.chars().count();
-    if count <= MAX_OUTPUT {
-        return text;
-    }
-    let cut: String = text.chars().take(MAX_OUTPUT).collect();
-    format!(
-        "{cut}\n[output truncated: {} more characters not shown; ask for less, e.g. with filters]",
-        count - MAX_OUTPUT
-    )
-}
-
-/// Wraps a tool result so that the model reads it as data, never as instructions: no text
-/// inside can close the fence or open a prompt tag, whatever its spelling.
-pub fn fence(tool: &str, body: &str) -> String {
-    let body = crate::util::text::defuse_prompt_tags(body);
-    format!("<data tool=\"{tool}\">\n{body}\n</data>")
-}
-
 /// What a tool call gives: the text the model sees, and typed flags for the callers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutput {
@@ -216,6 +200,8 @@ pub struct Toolbox {
     /// Whether the call being run read the cluster state (its answer then says what could
     /// not be read).
     used_state: bool,
+    /// The checks' thresholds.
+    settings: crate::diagnosis::checks::Settings,
 }
 
 impl Toolbox {
@@ -243,12 +229,24 @@ impl Toolbox {
             defer: false,
             deferred: None,
             used_state: false,
+            settings: crate::diagnosis::checks::Settings::default(),
         }
     }
 
     /// The docs index, when there is one.
     pub fn searcher(&self) -> Option<&Searcher> {
         self.searcher.as_ref()
+    }
+
+    /// The checks run with `settings` (the configuration's).
+    pub fn with_check_settings(mut self, settings: crate::diagnosis::checks::Settings) -> Toolbox {
+        self.settings = settings;
+        self
+    }
+
+    /// The checks' thresholds.
+    pub fn check_settings(&self) -> &crate::diagnosis::checks::Settings {
+        &self.settings
     }
 
     /// The cluster state last read, when there is one.
@@ -363,58 +361,6 @@ impl Toolbox {
             }
         };
         render(name, result)
-    }
-}
-
-impl Toolbox {
-    /// An answer built from a cluster state that is missing endpoints says which, so that
-    /// the model never calls empty or healthy what was not read.
-    fn incomplete(&self, answer: Value) -> Value {
-        let Some((st, _, _)) = self.state.as_ref().filter(|_| self.used_state) else {
-            return answer;
-        };
-        if st.errors.is_empty() {
-            return answer;
-        }
-        let unreadable: Vec<Value> = st
-            .errors
-            .iter()
-            .map(|e| json!({"path": e.path, "status": e.status, "error": e.message}))
-            .collect();
-        let mut out = match answer {
-            Value::Object(m) => m,
-            other => serde_json::Map::from_iter([("result".to_string(), other)]),
-        };
-        out.insert("complete".into(), json!(false));
-        out.insert("unreadable".into(), Value::Array(unreadable));
-        out.insert(
-            "unreadable_note".into(),
-            json!("These endpoints could not be read: what they hold is missing from this answer (no findings or an empty list here is no verdict). Say so in the answer."),
-        );
-        Value::Object(out)
-    }
-}
-
-/// What the model sees of a tool's answer: redacted, bounded, fenced (the cut is made inside
-/// the fence, so the fence always closes); or the error.
-fn render(name: &str, result: Answer) -> ToolOutput {
-    match result {
-        Ok(mut v) => {
-            crate::util::redact::json(&mut v);
-            let body = serde_json::to_string_pretty(&v).unwrap_or_default();
-            let body = crate::util::text::defuse_prompt_tags(&body).into_owned();
-            let truncated = body.chars().count() > MAX_OUTPUT;
-            ToolOutput {
-                text: fence(name, &bounded(body)),
-                is_error: false,
-                truncated,
-            }
-        }
-        Err(e) => ToolOutput {
-            text: format!("error: {e}"),
-            is_error: true,
-            truncated: false,
-        },
     }
 }
 

@@ -28,8 +28,7 @@ mod unrestricted_client_certificates;
 mod weak_client_key;
 
 use crate::diagnosis::checks::{Check, Context, Finding, Settings};
-use crate::diagnosis::cluster::{self, ClusterState, EndpointError, GatherOptions};
-use crate::diagnosis::incus::{Client, ClientError};
+use crate::diagnosis::cluster::{ClusterState, EndpointError};
 
 /// Every rule, in the order they run.
 pub const ALL: &[Check] = &[
@@ -87,11 +86,11 @@ pub struct Report {
 
 /// Runs every rule on `state`; with `project`, only findings about it and the cluster as a
 /// whole.
-pub fn review(state: &ClusterState, project: Option<&str>) -> Vec<Finding> {
+pub fn review(state: &ClusterState, project: Option<&str>, settings: &Settings) -> Vec<Finding> {
     let ctx = Context {
         state,
         now: crate::diagnosis::checks::support::now(),
-        settings: Settings::default(),
+        settings: settings.clone(),
     };
     let mut findings = run_all(&ctx);
     if let Some(p) = project {
@@ -100,26 +99,17 @@ pub fn review(state: &ClusterState, project: Option<&str>) -> Vec<Finding> {
     findings
 }
 
-/// Reads the cluster behind `client` (with what the rules need on top of `doctor`'s read) and
-/// reviews it. Doc links are attached by the caller (`doctor::attach_docs`).
-pub async fn run(
-    client: &Client,
-    project: Option<&str>,
-) -> Result<(Report, ClusterState), ClientError> {
-    let opts = GatherOptions {
-        review: true,
-        ..GatherOptions::default()
-    };
-    let state = cluster::gather(client, &opts).await?;
-    let findings = review(&state, project);
-    let report = Report {
-        remote: state.remote.clone(),
-        findings,
-        rules: ids(),
-        requests: state.requests,
-        elapsed_ms: state.elapsed_ms,
-        complete: state.errors.is_empty(),
-        unreadable: state.errors.clone(),
-    };
-    Ok((report, state))
+impl Report {
+    /// The report of `findings` on what `state` holds.
+    pub fn of(state: &ClusterState, findings: Vec<Finding>) -> Report {
+        Report {
+            remote: state.remote.clone(),
+            findings,
+            rules: ids(),
+            requests: state.requests,
+            elapsed_ms: state.elapsed_ms,
+            complete: state.errors.is_empty(),
+            unreadable: state.errors.clone(),
+        }
+    }
 }
