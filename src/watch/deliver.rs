@@ -140,16 +140,11 @@ pub async fn resend_firing(watch: &Watch, http: &reqwest::Client) {
                 .filter(|e| e.notified && !e.review)
                 .filter(|e| super::sinks::Level::of(&e.finding) >= sink.min)
                 .map(|e| {
-                    alertmanager::alert(&super::ledger::Transition {
-                        id: e.id.clone(),
-                        transition: format!("{}:firing", e.id),
-                        status: super::ledger::Status::Firing,
-                        remote: e.key.remote.clone(),
-                        finding: e.finding.clone(),
-                        review: false,
-                        started_at: super::ledger::rfc3339(e.started_at),
-                        ended_at: None,
-                    })
+                    alertmanager::alert(&super::ledger::transition(
+                        e,
+                        super::ledger::Status::Firing,
+                        now(),
+                    ))
                 })
                 .collect()
         };

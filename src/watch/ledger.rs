@@ -182,7 +182,8 @@ fn alert_id(key: &Key, started: i64) -> String {
     format!("{}-{started}", hex::encode(&h[..8]))
 }
 
-fn transition(e: &Entry, status: Status, now: i64) -> Transition {
+/// The transition of entry `e` to `status` at `now`.
+pub fn transition(e: &Entry, status: Status, now: i64) -> Transition {
     Transition {
         id: e.id.clone(),
         transition: format!("{}:{}", e.id, status.as_str()),
