@@ -387,7 +387,11 @@ async fn changes_run_only_on_a_persons_yes() {
         "{snap}"
     );
 
-    // 7. The object changes between the preview and the yes: the ETag no longer matches.
+    // 7. The object changes between the preview and the yes: the ETag no longer matches. The
+    // change is made through another member (a second client on m1's socket while `ask` holds
+    // its connections there has been seen to wait for minutes on a loaded machine), and the
+    // question waits long enough for it.
+    w.config("[changes]\nanswer_timeout_secs = 300\n");
     w.script(vec![call(
         "set_config",
         json!({"target": "instance", "name": "c1", "key": "limits.memory", "value": "400MiB"}),
@@ -395,7 +399,8 @@ async fn changes_run_only_on_a_persons_yes() {
     let pty = run_on_pty(
         &w.cmd(&["ask", "--allow-changes", "give c1 400MiB"]),
         |_| {
-            w.cluster.ok(&["config", "set", "c1", "user.touched=yes"]);
+            let o = w.cluster.incus_on(2, &["config", "set", "c1", "user.touched=yes"]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             "y\n".into()
         },
     )

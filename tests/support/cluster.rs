@@ -124,10 +124,15 @@ impl Cluster {
 
     /// `incus` against member 1's socket.
     pub fn incus(&self, args: &[&str]) -> std::process::Output {
+        self.incus_on(1, args)
+    }
+
+    /// `incus` against member `n`'s socket.
+    pub fn incus_on(&self, n: u8, args: &[&str]) -> std::process::Output {
         Command::new("incus")
             .arg("--force-local")
             .args(args)
-            .env("INCUS_DIR", self.var("ICL_M1_DIR"))
+            .env("INCUS_DIR", self.var(&format!("ICL_M{n}_DIR")))
             .env("INCUS_CONF", self.root.join("client-conf"))
             .output()
             .expect("run incus")
