@@ -231,9 +231,15 @@ fn print_cycle(ctx: &Context, args: &Args, r: &watch::CycleReport) {
         return;
     }
     for t in &r.transitions {
+        // The review's findings are advice, not alerts.
+        let word = match (t.review, t.status) {
+            (false, s) => s.as_str().to_uppercase(),
+            (true, crate::watch::ledger::Status::Firing) => "ADVICE".to_string(),
+            (true, crate::watch::ledger::Status::Resolved) => "ADVICE-RESOLVED".to_string(),
+        };
         crate::outln!(
             "{} {} {} on {}: {}",
-            t.status.as_str().to_uppercase(),
+            word,
             t.finding["id"].as_str().unwrap_or_default(),
             t.finding["subject"].as_str().unwrap_or_default(),
             t.remote,

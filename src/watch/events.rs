@@ -46,9 +46,17 @@ pub async fn follow(remote: Remote, trigger: Arc<Notify>) {
         match remote.client.events("lifecycle,logging,operation").await {
             Ok(mut stream) => {
                 wait = Duration::from_secs(1);
+                tracing::debug!("watch: following the events of {}", remote.name);
                 loop {
                     match stream.next().await {
-                        Ok(Some(e)) if relevant(&e) => trigger.notify_one(),
+                        Ok(Some(e)) if relevant(&e) => {
+                            tracing::debug!(
+                                "watch: {} event of {}: reading now",
+                                e["type"].as_str().unwrap_or_default(),
+                                remote.name
+                            );
+                            trigger.notify_one();
+                        }
                         Ok(Some(_)) => {}
                         Ok(None) => break,
                         Err(e) => {

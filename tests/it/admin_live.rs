@@ -399,7 +399,9 @@ async fn changes_run_only_on_a_persons_yes() {
     let pty = run_on_pty(
         &w.cmd(&["ask", "--allow-changes", "give c1 400MiB"]),
         |_| {
-            let o = w.cluster.incus_on(2, &["config", "set", "c1", "user.touched=yes"]);
+            let o = w
+                .cluster
+                .incus_on(2, &["config", "set", "c1", "user.touched=yes"]);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             "y\n".into()
         },
