@@ -192,8 +192,8 @@ start_member() {
     pid=$(cat "$tmp"); sleep 0.05
     st=$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null) || die "m$n: incusd (pid $pid) exited at once; see $dir/incusd.stdio"
     echo "$pid $st" > "$(pidfile "$n")"; rm -f "$tmp"
-    if ! inc "$n" admin waitready --timeout=60; then
-        tail -20 "$dir/incus.log" "$dir/incusd.stdio" >&2 || true
+    if ! inc "$n" admin waitready --timeout=180; then
+        tail -n 20 "$dir/incus.log" "$dir/incusd.stdio" >&2 || true
         die "m$n (pid $pid) not ready"
     fi
     log "m$n: incusd pid $pid ready (INCUS_DIR=$dir)"
