@@ -94,6 +94,7 @@ async fn main() {
         fallback: None,
         local_dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/site-notes")],
         server_version: None,
+        server_reference: None,
         ctx: FetchContext {
             crawl: CrawlConfig::default().options(),
             canonical_base: "https://linuxcontainers.org/incus/docs/main/".into(),

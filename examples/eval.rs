@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use incus_ai::config::CrawlConfig;
 use incus_ai::knowledge::index::{Features, Scope, Searcher, build};
 use incus_ai::knowledge::mirror::{self, MirrorOptions};
+use incus_ai::knowledge::sources::server_config::ServerReference;
 use incus_ai::knowledge::sources::{FetchContext, Source};
 use incus_ai::util::paths::DataDir;
 use serde::Deserialize;
@@ -160,6 +161,7 @@ async fn build_index(source: Source, data: &DataDir) -> (u64, u64) {
         fallback: None,
         local_dirs: vec![],
         server_version: None,
+        server_reference: server_reference(),
         ctx: FetchContext {
             crawl: CrawlConfig::default().options(),
             canonical_base: BASE.into(),
@@ -180,6 +182,18 @@ async fn build_index(source: Source, data: &DataDir) -> (u64, u64) {
     )
     .expect("index");
     (r.pages_total as u64, r.sections_total)
+}
+
+/// With `INCUS_AI_EVAL_SERVER_REFERENCE=FILE` (the `metadata` of a recorded
+/// `GET /1.0/metadata/configuration`), the docs also hold a running server's own reference, as
+/// `refresh` adds it when a server answers.
+fn server_reference() -> Option<ServerReference> {
+    let path = std::env::var_os("INCUS_AI_EVAL_SERVER_REFERENCE")?;
+    let text = std::fs::read_to_string(&path).expect("server reference file");
+    Some(ServerReference {
+        version: "6.0.4".into(),
+        configuration: serde_json::from_str(&text).expect("configuration metadata"),
+    })
 }
 
 fn load(path: &std::path::Path) -> Vec<Question> {

@@ -1,7 +1,11 @@
 //! The application layer, below the CLI (which parses arguments and renders) and shared by
 //! the commands and the watch: one read of a cluster judged by the doctor's checks and, when
 //! asked, the review's rules, each finding with its doc links, with the checks' settings made
-//! once from the configuration.
+//! once from the configuration; and the running server's configuration reference for the docs.
+
+mod reference;
+
+pub use reference::server_reference;
 
 use crate::diagnosis::checks::{Finding, Settings};
 use crate::diagnosis::cluster::{self, ClusterState, GatherOptions};

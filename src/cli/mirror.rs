@@ -68,6 +68,7 @@ pub async fn options(ctx: &Context, args: &SourceArgs) -> Result<MirrorOptions, 
             .map(PathBuf::from),
         local_dirs,
         server_version,
+        server_reference: None,
         ctx: FetchContext {
             crawl: cfg.crawl.options(),
             canonical_base: cfg.docs.canonical_base.clone(),

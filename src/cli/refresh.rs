@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::export::AichatOptions;
 use super::mirror::SourceArgs;
 use super::{Context, Failure, exit, print_json};
+use crate::knowledge::sources::server_config::ServerReference;
 use crate::refresh::{self, RefreshError};
 
 impl From<RefreshError> for Failure {
@@ -33,9 +34,11 @@ pub struct Args {
 
 pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     let _lock = ctx.data.lock(Duration::from_secs(args.wait))?;
-    // The installation as it is now, into the notes this run indexes (when a server answers).
-    let snapshot = installation_snapshot(ctx).await;
-    let mirror = super::mirror::options(ctx, &args.source).await?;
+    // The installation as it is now, into the notes this run indexes, and the server's own
+    // configuration reference, into the docs (when a server answers).
+    let (snapshot, reference) = read_installation(ctx).await;
+    let mut mirror = super::mirror::options(ctx, &args.source).await?;
+    mirror.server_reference = reference;
     let export = if args.no_export {
         None
     } else {
@@ -86,17 +89,27 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<u8, Failure> {
     }
 }
 
-/// Takes the installation snapshot of the default remote (as `incus-ai snapshot` does) and says
-/// what happened in one line; no server answering is a note, not a failure.
-async fn installation_snapshot(ctx: &Context) -> String {
+/// Takes the installation snapshot of the default remote (as `incus-ai snapshot` does) and
+/// reads its configuration reference; says what happened to the snapshot in one line. No
+/// server answering is a note, not a failure.
+async fn read_installation(ctx: &Context) -> (String, Option<ServerReference>) {
     let remote = super::remote::RemoteArgs {
         remote: None,
         timeout: 5,
     };
-    let taken = match remote.client() {
-        Ok(client) => super::snapshot::take(&client, &ctx.data.notes()).await,
-        Err(e) => Err(e),
+    let client = match remote.client() {
+        Ok(client) => client,
+        Err(e) => return (snapshot_line(Err(e)), None),
     };
+    let taken = super::snapshot::take(&client, &ctx.data.notes()).await;
+    let reference = match &taken {
+        Ok(_) => crate::app::server_reference(&client).await.ok(),
+        Err(_) => None,
+    };
+    (snapshot_line(taken), reference)
+}
+
+fn snapshot_line(taken: Result<(std::path::PathBuf, usize, Option<String>), Failure>) -> String {
     match taken {
         Ok((path, requests, None)) => {
             format!("snapshot {} ({requests} API requests)", path.display())

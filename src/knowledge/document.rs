@@ -23,6 +23,10 @@ use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, T
 /// Class given to headings that define one configuration key.
 pub const CONFIG_OPTION_CLASS: &str = "config-option";
 
+/// Class given to headings whose section defines a group of keys: each definition-list term
+/// of that section that is only inline code names one key (the running server's reference).
+pub const CONFIG_GROUP_CLASS: &str = "config-group";
+
 /// Metadata carried in a page's front matter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageMeta {
@@ -131,6 +135,8 @@ struct Builder {
     text: String,
     code: String,
     keys: Vec<String>,
+    /// The section lists a group of keys as definition terms.
+    group: bool,
 }
 
 impl Builder {
@@ -198,9 +204,12 @@ impl Page {
             text: String::new(),
             code: String::new(),
             keys: Vec::new(),
+            group: false,
         });
-        let mut in_heading: Option<(u8, Option<String>, bool, String)> = None;
+        let mut in_heading: Option<(u8, Option<String>, HeadingClass, String)> = None;
         let mut in_code = false;
+        // The inline code of the definition term being read, if it is nothing else.
+        let mut term: Option<Option<String>> = None;
         let mut heading_start = 0;
 
         for (event, range) in Parser::new_ext(body, markdown_options()).into_offset_iter() {
@@ -209,22 +218,29 @@ impl Page {
                     level, id, classes, ..
                 }) => {
                     heading_start = range.start;
-                    let is_key = classes.iter().any(|c| c.as_ref() == CONFIG_OPTION_CLASS);
+                    let has = |class: &str| classes.iter().any(|c| c.as_ref() == class);
+                    let class = if has(CONFIG_OPTION_CLASS) {
+                        HeadingClass::Key
+                    } else if has(CONFIG_GROUP_CLASS) {
+                        HeadingClass::KeyGroup
+                    } else {
+                        HeadingClass::Plain
+                    };
                     in_heading = Some((
                         level_num(level),
                         id.map(|s| s.to_string()),
-                        is_key,
+                        class,
                         String::new(),
                     ));
                 }
                 Event::End(TagEnd::Heading(_)) => {
-                    let Some((level, id, is_key, title)) = in_heading.take() else {
+                    let Some((level, id, class, title)) = in_heading.take() else {
                         continue;
                     };
                     let heading = Heading {
                         level,
                         id,
-                        is_key,
+                        class,
                         title: collapse_ws(&title),
                     };
                     if let Some(b) = cur.take() {
@@ -244,7 +260,31 @@ impl Page {
                         b.code.push('\n');
                     }
                 }
+                Event::Start(Tag::DefinitionListTitle) => term = Some(None),
+                Event::End(TagEnd::DefinitionListTitle) => {
+                    if let (Some(Some(key)), Some(b)) = (term.take(), cur.as_mut())
+                        && b.group
+                        && !key.is_empty()
+                    {
+                        b.keys.push(key);
+                    }
+                    if let Some(b) = cur.as_mut() {
+                        b.text.push(' ');
+                    }
+                }
+                Event::Code(t) if term == Some(None) => {
+                    term = Some(Some(t.to_string()));
+                    if let Some(b) = cur.as_mut() {
+                        b.text.push_str(&t);
+                    }
+                }
                 Event::Text(t) | Event::Code(t) => {
+                    if let Some(k) = term.as_mut()
+                        && !t.trim().is_empty()
+                    {
+                        // A term with more than one code span names no key.
+                        *k = Some(String::new());
+                    }
                     if let Some(h) = in_heading.as_mut() {
                         h.3.push_str(&t);
                     } else if let Some(b) = cur.as_mut() {
@@ -264,7 +304,6 @@ impl Page {
                     TagEnd::Paragraph
                     | TagEnd::Item
                     | TagEnd::TableCell
-                    | TagEnd::DefinitionListTitle
                     | TagEnd::DefinitionListDefinition,
                 ) => {
                     if let Some(b) = cur.as_mut() {
@@ -281,12 +320,23 @@ impl Page {
     }
 }
 
-/// A heading just read: its level, explicit anchor, whether it defines a config key, text.
+/// A heading just read: its level, explicit anchor, what its section defines, text.
 struct Heading {
     level: u8,
     id: Option<String>,
-    is_key: bool,
+    class: HeadingClass,
     title: String,
+}
+
+/// What a heading's section defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeadingClass {
+    /// Nothing in particular.
+    Plain,
+    /// The key that is its title.
+    Key,
+    /// The keys of its definition terms.
+    KeyGroup,
 }
 
 /// Keeps a section that has any text or code.
@@ -324,7 +374,12 @@ fn open_section(
         start,
         text: String::new(),
         code: String::new(),
-        keys: if h.is_key { vec![h.title] } else { Vec::new() },
+        keys: if h.class == HeadingClass::Key {
+            vec![h.title]
+        } else {
+            Vec::new()
+        },
+        group: h.class == HeadingClass::KeyGroup,
     }
 }
 
@@ -333,6 +388,20 @@ mod tests {
     use super::*;
 
     const PAGE: &str = "---\ntitle: How to manage a cluster\nurl: https://example.org/docs/howto/cluster_manage/\ndoc_path: howto/cluster_manage.md\n---\n\n# How to manage a cluster {#cluster-manage}\n\nIntro with `incus cluster list`.\n\n## Evacuate and restore {#cluster-evacuate}\n\nRun this:\n\n```bash\nincus cluster evacuate m1\n```\n\n### Empty heading\n\n#### limits.memory {#instance-resource-limits:limits.memory .config-option}\n\nUsage limit for the host's memory\n";
+
+    #[test]
+    fn a_key_group_defines_the_keys_of_its_terms_and_only_there() {
+        let page = Page::parse(
+            "# Keys {.config-group}\n\n`boot.autostart`\n: Whether to start.\n\n`a` and `b`\n: Two.\n\nThe `c` key\n: Prose.\n\n`d` (bool)\n: Typed.\n\n## Other\n\n`e`\n: Not a group.\n",
+        );
+        assert_eq!(page.sections[0].keys, vec!["boot.autostart".to_string()]);
+        assert!(
+            page.sections[0]
+                .text
+                .contains("boot.autostart Whether to start.")
+        );
+        assert_eq!(page.sections[1].keys, Vec::<String>::new());
+    }
 
     #[test]
     fn parses_sections_with_anchors_breadcrumbs_code_and_keys() {

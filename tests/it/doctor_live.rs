@@ -470,6 +470,17 @@ fn review_on_the_real_cluster(cluster: &Cluster, env: &Env) {
         r.stdout
     );
     assert!(env.data().join("notes/installation-local.md").is_file());
+    // ... and adds the real server's own configuration reference to the docs.
+    let r = env.run(&["search", "--json", "ceph.cluster_name"]);
+    let title = r.json()[0]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        title.ends_with(" server)") && title.contains("(Incus 6."),
+        "{title}\n{}",
+        r.stdout
+    );
     let (r, took) = review(cluster, env, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(took < Duration::from_secs(3), "review took {took:?}");

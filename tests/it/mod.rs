@@ -13,6 +13,7 @@ mod hardening;
 mod hybrid;
 mod knowledge;
 mod serve;
+mod server_reference;
 mod servers;
 mod watch;
 mod watch_live;

@@ -40,13 +40,21 @@ pub async fn config_key(tb: &mut Toolbox, a: ConfigKeyArgs) -> Answer {
         && let Some(s) = tb.searcher()
     {
         for h in s.search(&key, Scope::Docs, 3).map_err(|e| e.to_string())? {
-            found.push(json!({"from": "docs", "section": h.section, "url": h.url, "text": h.text.chars().take(1200).collect::<String>()}));
+            let text = excerpt_at(&h.text, &key, 1200);
+            found.push(json!({"from": "docs", "section": h.section, "url": h.url, "text": text}));
         }
     }
     if found.is_empty() {
         return Err(format!("no configuration key {key} found"));
     }
     Ok(json!(found))
+}
+
+/// Up to `max` characters of `text`, from where `key` is first named (a group of keys lists
+/// many; the one asked for may be far down), else from the start.
+fn excerpt_at(text: &str, key: &str, max: usize) -> String {
+    let start = text.find(key).unwrap_or(0);
+    text[start..].chars().take(max).collect()
 }
 
 /// Finds `key` in the tree of `/1.0/metadata/configuration` (entities → groups → keys).
@@ -69,5 +77,31 @@ fn collect_key(v: &Value, key: &str, path: &mut Vec<String>, out: &mut Vec<Value
         path.push(k.clone());
         collect_key(child, key, path, out);
         path.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_starts_where_the_key_is_named() {
+        let text = format!("{} core.proxy_http Proxy to use. é", "x".repeat(3000));
+        assert_eq!(
+            excerpt_at(&text, "core.proxy_http", 20),
+            "core.proxy_http Prox"
+        );
+        assert_eq!(excerpt_at("ab", "zz", 1), "a");
+    }
+
+    #[test]
+    fn a_key_is_found_in_the_servers_metadata_tree() {
+        let meta = json!({"configs": {"server": {"core": {"keys": [
+            {"core.https_address": {"shortdesc": "Address to bind"}}
+        ]}}}});
+        let mut out = Vec::new();
+        collect_key(&meta, "core.https_address", &mut Vec::new(), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0]["where"], "configs > server > core > keys");
     }
 }

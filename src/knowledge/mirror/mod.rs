@@ -14,6 +14,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::knowledge::Collection;
+use crate::knowledge::sources::server_config::{self, ServerReference};
 use crate::knowledge::sources::site::crawl::Known;
 use crate::knowledge::sources::{self, FetchContext, Source, SourceError, SourcePage};
 use crate::util::paths::DataDir;
@@ -31,6 +32,9 @@ pub struct MirrorOptions {
     pub local_dirs: Vec<PathBuf>,
     /// Version of the reachable Incus server, to pick the matching docs.
     pub server_version: Option<String>,
+    /// The configuration reference of the server that answered, added to `docs`; without one
+    /// the reference mirrored before is kept.
+    pub server_reference: Option<ServerReference>,
     /// Limits and canonical base.
     pub ctx: FetchContext,
     /// No progress bars.
@@ -240,7 +244,78 @@ async fn gather_docs(
         g.skipped.extend(fetched.skipped);
         g.pages.extend(fetched.pages.into_iter().map(|p| (idx, p)));
     }
+    add_server_reference(&mut g, opts, current);
     Ok(g)
+}
+
+/// Adds the server's configuration reference to the docs: the one read now, else the one
+/// mirrored before (a server that does not answer tonight takes nothing away).
+fn add_server_reference(
+    g: &mut Gathered,
+    opts: &MirrorOptions,
+    current: Option<&store::Generation>,
+) {
+    let (pages, used, note) = match &opts.server_reference {
+        Some(r) => {
+            let mut base = opts.ctx.canonical_base.clone();
+            if let Ok(u) = Url::parse(&base)
+                && let Some(b) = docs_url_for_version(&u, &r.version)
+            {
+                base = b.to_string();
+            }
+            let pages = r.pages(&base);
+            let note = format!(
+                "the Incus {} server's own reference: {} key groups",
+                r.version,
+                pages.len()
+            );
+            (pages, format!("Incus {} server", r.version), note)
+        }
+        None => {
+            let Some((record, pages)) = current.and_then(previous_reference) else {
+                return;
+            };
+            let note = format!(
+                "no server answered: kept {} ({} key groups)",
+                record.used,
+                pages.len()
+            );
+            (pages, record.used, note)
+        }
+    };
+    if pages.is_empty() {
+        return;
+    }
+    let idx = g.sources.len();
+    g.sources.push(SourceRecord {
+        spec: server_config::SPEC.to_string(),
+        used,
+        note: Some(note),
+    });
+    g.pages.extend(pages.into_iter().map(|p| (idx, p)));
+}
+
+/// The server reference of a mirror generation: its record and its pages, read back.
+fn previous_reference(g: &store::Generation) -> Option<(SourceRecord, Vec<SourcePage>)> {
+    let i = g
+        .manifest
+        .sources
+        .iter()
+        .position(|s| s.spec == server_config::SPEC)?;
+    let pages: Vec<SourcePage> = g
+        .manifest
+        .pages
+        .iter()
+        .filter(|(_, rec)| rec.source == i)
+        .filter_map(|(file, _)| {
+            Some(SourcePage {
+                file: file.clone(),
+                markdown: g.read_verified(file).ok()?,
+                validators: None,
+            })
+        })
+        .collect();
+    Some((g.manifest.sources[i].clone(), pages))
 }
 
 fn gather_local(data: &DataDir, opts: &MirrorOptions) -> Result<Gathered, SourceError> {

@@ -1,8 +1,10 @@
 //! Where documentation comes from: the docs site (HTML), markdown trees (a local folder or a
-//! `.tar.gz` of the Incus source), and the site's own notes. Each source yields normalized pages.
+//! `.tar.gz` of the Incus source), the running server's own configuration reference, and the
+//! site's own notes. Each source yields normalized pages.
 
 pub mod local;
 pub mod myst;
+pub mod server_config;
 pub mod site;
 pub mod tarball;
 

@@ -9,6 +9,7 @@ use regex::{Captures, Regex};
 
 mod directives;
 mod roles;
+pub use roles::plain_roles;
 
 use super::fence::{Fence, FenceTracker, LineKind, dedent};
 use roles::plain_title;

@@ -11,6 +11,27 @@ pub(super) fn plain_title(s: &str) -> String {
     s.replace('`', "").trim().to_string()
 }
 
+/// Roles in text read outside the docs tree (the server's own key descriptions): a
+/// `{config:option}` becomes its key in code, a `{ref}` its text (or its label in words), any
+/// other role its text.
+pub fn plain_roles(s: &str) -> String {
+    if !s.contains("}`") {
+        return s.to_string();
+    }
+    ROLE.replace_all(s, |c: &Captures| {
+        let body = &c[2];
+        match &c[1] {
+            "config:option" => {
+                let key = body.split_once(':').map_or(body, |(_, k)| k);
+                format!("`{}`", role_text(key))
+            }
+            "ref" if role_text(body) == body => body.replace(['-', '_'], " "),
+            _ => role_text(body).to_string(),
+        }
+    })
+    .into_owned()
+}
+
 /// `text <target>` → `text`; `target` → `target`.
 pub(super) fn role_text(body: &str) -> &str {
     TARGET
