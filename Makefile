@@ -5,7 +5,7 @@ BIN   := target/release/incus-ai
 # collection holds only what is the admin's: their notes, the installation snapshot).
 NOTES ?=
 
-.PHONY: setup build run test test-unprivileged eval bench clean
+.PHONY: setup build run lint test test-unprivileged eval bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -19,17 +19,21 @@ build:
 run: setup build
 	bash scripts/run.sh $(BIN) $(NOTES)
 
-# fmt check, clippy with warnings denied, the import rules, all tests (unit and integration,
-# the live-cluster test included: it needs root). Without root: `make test-unprivileged`.
-test: setup
+# fmt check, clippy with warnings denied (examples included), the import rules.
+lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	bash scripts/check-layout.sh
-	$(CARGO) test --locked -- --include-ignored
+
+# All tests, unit and integration, the live-cluster tests included (they need root). The
+# examples are not built here (`make lint` checks them, `make eval` and `make bench` run them).
+# Without root: `make test-unprivileged`.
+test: setup
+	$(CARGO) test --locked --lib --bins --tests -- --include-ignored
 
 # Every test but the live cluster one (no root needed).
 test-unprivileged:
-	$(CARGO) test --locked
+	$(CARGO) test --locked --lib --bins --tests
 
 # Retrieval quality on ../shared/eval/dev.jsonl (fails below the targets).
 eval: build

@@ -9,6 +9,8 @@
 //! `tests/eval/hard.jsonl` (real admins' own words: pasted errors and symptoms).
 //!
 //! Usage: cargo run --release --example eval -- [--shared DIR] [--questions FILE] [--real FILE] [--hard FILE] [--show-misses] [--keep DIR] [--no-aichat]
+//! (`INCUS_AI_EVAL_SERVER_REFERENCE=tests/fixtures/recorded/configuration-6.0.4.json` adds a
+//! running server's configuration reference to the docs, as `refresh` does when one answers.)
 //! Exits 1 when the full configuration misses the targets (recall@5 >= 0.95, MRR@10 >= 0.85).
 
 #[path = "support/eval_aichat.rs"]

@@ -17,6 +17,7 @@ use super::{IndexError, dense};
 use crate::knowledge::Collection;
 use crate::knowledge::document::Page;
 use crate::knowledge::mirror::store::{Generation, Store};
+use crate::knowledge::sources::server_config;
 use crate::util::generations::Generations;
 use crate::util::paths::DataDir;
 use crate::util::progress::Progress;
@@ -122,7 +123,10 @@ fn add_page(
     let page = Page::parse(text);
     let title = page.meta.title.as_str();
     let page_id = schema::page_id(key);
-    let prior = schema::prior_for(page.meta.doc_path.as_deref());
+    let mut prior = schema::prior_for(page.meta.doc_path.as_deref());
+    if key.starts_with(&format!("{}/{}/", Collection::Docs, server_config::FOLDER)) {
+        prior *= schema::SERVER_REFERENCE_PRIOR;
+    }
     let mut n = 0;
     let mut page_text = String::new();
     // The page document is the page's outline: what the page is about, not every word in it.

@@ -114,6 +114,10 @@ pub fn section_id(page_key: &str, ordinal: usize) -> u64 {
     page_id(&format!("{page_key}#{ordinal}"))
 }
 
+/// Prior of the running server's own reference (`sources::server_config`): terse lines that
+/// name every key again, so that they stand in where the docs say nothing, not before them.
+pub const SERVER_REFERENCE_PRIOR: f64 = 0.5;
+
 /// How likely a page of this type answers an admin's question. The API changelog lists every
 /// feature in a line; generated man pages and contributor docs repeat words without answering.
 pub fn prior_for(doc_path: Option<&str>) -> f64 {

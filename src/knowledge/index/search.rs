@@ -1,11 +1,11 @@
 //! Searching the index: ranked heading sections.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
-use tantivy::collector::TopDocs;
+use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocId, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
@@ -198,27 +198,58 @@ impl Searcher {
             let lex: Vec<tantivy::DocAddress> = lexical.iter().map(|(_, a)| *a).collect();
             let den: Vec<tantivy::DocAddress> = dense.iter().map(|(a, _)| *a).collect();
             let fused = hybrid::fuse(&lex, &den, LEXICAL_WEIGHT);
-            self.settle(&searcher, fused, features)?
+            let named = if features.keys {
+                self.defining(&searcher, &both)?
+            } else {
+                HashSet::new()
+            };
+            self.settle(&searcher, fused, features, &named)?
         };
         let top = top.into_iter().take(limit).collect();
         self.hits(&searcher, top)
     }
 
+    /// The sections that define a configuration key the question names.
+    fn defining(
+        &self,
+        searcher: &tantivy::Searcher,
+        question: &str,
+    ) -> Result<HashSet<tantivy::DocAddress>, IndexError> {
+        let keys = query::keys_in(question);
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let terms: Vec<(Occur, Box<dyn Query>)> = keys
+            .iter()
+            .map(|k| {
+                let term = Term::from_field_text(self.fields.keys, k);
+                let q: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                (Occur::Should, q)
+            })
+            .collect();
+        searcher
+            .search(&BooleanQuery::new(terms), &DocSetCollector)
+            .map_err(|e| self.error(e))
+    }
+
     /// The fused ranking weighed by page type (the dense half knows no priors) and spread over
     /// pages: a page's third and later sections wait behind other pages' sections (one page
     /// that repeats the question's words must not fill the whole top).
+    /// A section that defines a key the question names (`named`) keeps its place whatever
+    /// its page type.
     fn settle(
         &self,
         searcher: &tantivy::Searcher,
         fused: Vec<(tantivy::DocAddress, f32)>,
         features: Features,
+        named: &HashSet<tantivy::DocAddress>,
     ) -> Result<Vec<(Score, tantivy::DocAddress)>, IndexError> {
         let err = |e: tantivy::TantivyError| self.error(e);
         let mut scored = Vec::with_capacity(fused.len());
         for (addr, score) in fused {
             let ff = searcher.segment_reader(addr.segment_ord).fast_fields();
             let page = ff.u64("page_id").map_err(err)?.first_or_default_col(0);
-            let prior = if features.priors {
+            let prior = if features.priors && !named.contains(&addr) {
                 ff.f64("prior")
                     .map_err(err)?
                     .first_or_default_col(1.0)
