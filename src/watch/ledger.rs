@@ -96,7 +96,13 @@ pub struct Transition {
     /// When it ended (RFC 3339), for a resolve.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<String>,
+    /// Why this alert will not page again soon ([`FLAPPING_NOTE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
+
+/// The note of a firing held because its finding flaps.
+pub const FLAPPING_NOTE: &str = "flapping: more than 4 transitions in an hour; held as firing (not resolved, not paged again) until it has been quiet for an hour";
 
 /// An alert's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -193,6 +199,7 @@ pub fn transition(e: &Entry, status: Status, now: i64) -> Transition {
         review: e.review,
         started_at: rfc3339(e.started_at),
         ended_at: (status == Status::Resolved).then(|| rfc3339(now)),
+        note: (e.flapping && status == Status::Firing).then(|| FLAPPING_NOTE.to_string()),
     }
 }
 
@@ -416,16 +423,34 @@ mod tests {
         let mut l = Ledger::default();
         let none = Silences::default();
         let x = f("instance-error", "instance/c1", "x");
-        let mut pages = 0;
+        let mut said = Vec::new();
         let mut now = 0;
         for _ in 0..10 {
-            pages += l.observe(&read(vec![x.clone()], true), now, 1, &none).len();
-            now += 60;
-            pages += l.observe(&read(vec![], true), now, 1, &none).len();
-            now += 60;
+            for (findings, step) in [(vec![x.clone()], 60), (vec![], 60)] {
+                for t in l.observe(&read(findings, true), now, 1, &none) {
+                    said.push((t.status, t.note.is_some()));
+                }
+                now += step;
+            }
         }
-        assert!(pages <= FLAP_LIMIT + 2, "{pages} pages in 20 minutes");
+        use Status::{Firing, Resolved};
+        assert_eq!(
+            said,
+            vec![
+                (Firing, false),
+                (Resolved, false),
+                (Firing, false),
+                (Resolved, false),
+                (Firing, true)
+            ],
+            "the fifth transition says it is held, then nothing for 20 minutes"
+        );
         assert!(l.entries.values().any(|e| e.flapping));
+        // Quiet for an hour: resolved at last.
+        now += 3600;
+        let last = l.observe(&read(vec![], true), now, 1, &none);
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].status, Resolved);
     }
 
     #[test]

@@ -196,6 +196,7 @@ mod tests {
             review: false,
             started_at: String::new(),
             ended_at: None,
+            note: None,
         }
     }
 

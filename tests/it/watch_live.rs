@@ -4,9 +4,9 @@
 //! and 10 s; the member it reads through frozen (SIGSTOP) fires `watch-incomplete` and resolves
 //! nothing; the receiver down at the resolve and the watch killed with -9 lose nothing and
 //! deliver nothing twice; the member back resolves the alert in Alertmanager and at the
-//! receiver with the same id; a silenced member down says nothing until its silence ends. A
-//! flapping finding (held after 4 transitions in an hour) is driven by the ledger's table
-//! test with its own clock, not here. Needs root (incusd runs as root).
+//! receiver with the same id; a member flapping pages five times, the last saying it is held,
+//! and is then held as firing; a silenced member down says nothing until its silence ends.
+//! Needs root (incusd runs as root).
 
 use crate::support;
 
@@ -303,6 +303,47 @@ fn watch_on_a_real_cluster_alerts_alertmanager_and_loses_nothing() {
         vec![format!("{id}:firing"), format!("{id}:resolved")],
         "each once"
     );
+
+    // m2 flapping: down, up, down again within the hour. The fifth transition is the last
+    // page, and says so; m2 back once more resolves nothing (held as firing).
+    let said = |n: usize, what: &str| {
+        until(THRESHOLD + 3 * INTERVAL + 30, what, || {
+            hooks_of("member-offline", "cluster-member/m2").len() >= n
+        });
+    };
+    assert!(sh(&["kill", "m2"]).status.success());
+    let revive_m2 = Revive("m2");
+    said(3, "m2 down again");
+    assert!(sh(&["start", "m2"]).status.success());
+    said(4, "m2 back again");
+    assert!(sh(&["kill", "m2"]).status.success());
+    said(5, "m2 down a third time");
+    drop(revive_m2);
+    std::thread::sleep(Duration::from_secs(4 * INTERVAL));
+    let m2_hooks = hooks_of("member-offline", "cluster-member/m2");
+    let statuses: Vec<&str> = m2_hooks
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        vec!["firing", "resolved", "firing", "resolved", "firing"],
+        "{m2_hooks:?}"
+    );
+    assert!(
+        m2_hooks[4]["note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("flapping")),
+        "{:?}",
+        m2_hooks[4]
+    );
+    assert!(m2_hooks[..4].iter().all(|h| h["note"].is_null()));
+    assert!(
+        am.active().is_some_and(|a| a.contains(&m2)),
+        "held as firing in Alertmanager"
+    );
+    let held = env.run(&["watch", "status", "--json"]).json();
+    assert!(held.to_string().contains("\"flapping\":true"), "{held}");
 
     // A silence: m3 down while it holds says nothing; when it ends, m3 still down is said.
     let r = env.run(&[

@@ -62,6 +62,9 @@ pub fn alert(t: &Transition) -> Value {
         },
         "startsAt": t.started_at,
     });
+    if let Some(n) = &t.note {
+        a["annotations"]["note"] = json!(n);
+    }
     if t.status == Status::Resolved
         && let Some(end) = &t.ended_at
     {
@@ -99,6 +102,7 @@ mod tests {
             review: false,
             started_at: "2026-12-06T03:00:00Z".into(),
             ended_at: Some("2026-12-06T03:05:00Z".into()),
+            note: None,
         };
         let a = alert(&t);
         assert_eq!(a["labels"]["alertname"], "member-offline");

@@ -246,6 +246,7 @@ mod tests {
             review,
             started_at: String::new(),
             ended_at: None,
+            note: None,
         }
     }
 

@@ -45,6 +45,9 @@ pub fn entry(t: &Transition) -> String {
             Status::Resolved => format!(", it had fired since {}", t.started_at),
         },
     );
+    if let Some(n) = &t.note {
+        out.push_str(&format!("- Note: {n}.\n"));
+    }
     if t.status == Status::Firing {
         if let Some(x) = f["explanation"].as_str().filter(|x| !x.is_empty()) {
             out.push_str(&format!("- Why: {}\n", crate::util::out::one_line(x)));

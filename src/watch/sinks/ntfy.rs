@@ -24,6 +24,9 @@ pub fn message(t: &Transition) -> (String, &'static str, String, String) {
         Status::Firing => f["explanation"].as_str().unwrap_or_default().to_string(),
         Status::Resolved => format!("Resolved (since {}).", t.started_at),
     };
+    if let Some(n) = &t.note {
+        text.push_str(&format!("\n({n})"));
+    }
     if t.status == Status::Firing {
         for c in f["fix"]
             .as_array()

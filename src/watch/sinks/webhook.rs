@@ -23,6 +23,7 @@ pub fn body(t: &Transition, now: i64) -> Vec<u8> {
         "started_at": t.started_at,
         "ended_at": t.ended_at,
         "sent_at": rfc3339(now),
+        "note": t.note,
     })
     .to_string()
     .into_bytes()
