@@ -1,6 +1,7 @@
 //! Meaning for search: a sentence-embedding model run in process ([`model`]), the text of a
 //! section it embeds, where the model lives, and the cache of vectors already computed.
 
+mod bert;
 pub mod cache;
 pub mod model;
 pub mod remote;

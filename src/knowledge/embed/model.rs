@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::bert::{Bert, Config};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
@@ -77,7 +77,7 @@ struct Module {
 /// A loaded model.
 pub struct LocalModel {
     dir: PathBuf,
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     pooling: Pooling,
     normalize: bool,
@@ -137,7 +137,7 @@ impl LocalModel {
                 )
             }
             .map_err(|e| corrupt(&weights, &e))?;
-            BertModel::load(vb, &config).map_err(|e| corrupt(&weights, &e))?
+            Bert::load(vb, &config).map_err(|e| corrupt(&weights, &e))?
         };
         let tok_path = dir.join("tokenizer.json");
         if !tok_path.is_file() {
@@ -250,7 +250,7 @@ impl LocalModel {
         let out = (|| -> candle_core::Result<Vec<Vec<f32>>> {
             let ids = Tensor::from_vec(ids, (b, l), &self.device)?;
             let mask = Tensor::from_vec(mask, (b, l), &self.device)?;
-            let hidden = self.model.forward(&ids, &ids.zeros_like()?, Some(&mask))?;
+            let hidden = self.model.forward(&ids, &mask)?;
             let pooled = match self.pooling {
                 Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
                 Pooling::Mean => {
