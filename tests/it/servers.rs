@@ -44,6 +44,7 @@ impl Running {
             .unwrap();
         let addr = format!("127.0.0.1:{port}");
         let start = Instant::now();
+        let mut child = child;
         while TcpStream::connect(&addr).is_err() {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
@@ -51,6 +52,12 @@ impl Running {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // Whatever answered is this server, not another one on the same port.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{args:?} exited: another program holds port {port}"
+        );
         Running { child, addr }
     }
 

@@ -50,11 +50,19 @@ pub fn find_aichat() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
-/// A free loopback port (bound, then released).
+/// A free loopback port (bound, then released), never the same twice in one process: tests
+/// run side by side, and two servers told the same port would answer each other's clients.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if GIVEN.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
