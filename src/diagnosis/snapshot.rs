@@ -314,17 +314,7 @@ pub fn write(
 ) -> std::io::Result<(std::path::PathBuf, bool)> {
     let text = render(st, taken);
     std::fs::create_dir_all(dir)?;
-    let name: String = st
-        .remote
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = crate::util::text::file_safe(&st.remote);
     let path = dir.join(format!("installation-{name}.md"));
     let same = |a: &str, b: &str| {
         let body = |t: &str| {

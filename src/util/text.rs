@@ -16,6 +16,19 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s.replace('\n', " ")
 }
 
+/// `s` as part of a file name: ASCII letters, digits and `-` kept, anything else `_`.
+pub fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Collapses runs of whitespace into single spaces.
 pub fn collapse_ws(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -10,16 +10,7 @@ use crate::watch::outbox::Delivery;
 
 /// The notes file of `remote` in `dir`.
 pub fn file(dir: &Path, remote: &str) -> std::path::PathBuf {
-    let name: String = remote
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = crate::util::text::file_safe(remote);
     dir.join(format!("incidents-{name}.md"))
 }
 
