@@ -169,7 +169,9 @@ ensure_loopback() { # addr: 127.0.0.0/8 is normally all "local"; add a /32 on lo
     fi
 }
 
-start_member() {
+# Start member N's incusd (when it is not running) without waiting for it: a cluster member
+# killed together with the others cannot become ready before a quorum of them runs again.
+spawn_member() {
     local n=$1 dir addr pid st tmp debug=() i
     dir=$(member_dir "$n"); addr=$(member_addr "$n")
     if is_running "$n"; then return 0; fi
@@ -192,11 +194,22 @@ start_member() {
     pid=$(cat "$tmp"); sleep 0.05
     st=$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null) || die "m$n: incusd (pid $pid) exited at once; see $dir/incusd.stdio"
     echo "$pid $st" > "$(pidfile "$n")"; rm -f "$tmp"
-    if ! inc "$n" admin waitready --timeout=180; then
+}
+
+# Wait until member N's daemon answers; 1 (with its log's tail) when it does not in time.
+wait_ready() { # n timeout
+    local n=$1 dir
+    dir=$(member_dir "$n")
+    if ! inc "$n" admin waitready --timeout="$2"; then
         tail -n 20 "$dir/incus.log" "$dir/incusd.stdio" >&2 || true
-        die "m$n (pid $pid) not ready"
+        return 1
     fi
-    log "m$n: incusd pid $pid ready (INCUS_DIR=$dir)"
+    log "m$n: incusd pid $(member_pid "$n") ready (INCUS_DIR=$dir)"
+}
+
+start_member() {
+    spawn_member "$1"
+    wait_ready "$1" 180 || die "m$1 (pid $(member_pid "$1")) not ready"
 }
 
 # First live, clustered member (to send cluster-wide requests to)
@@ -272,6 +285,11 @@ join_member() {
     log "m$n: joined via m$via on ${addr}:${ICL_PORT}"
 }
 
+all_serving() {
+    local n
+    for ((n = 1; n <= ICL_MEMBERS; n++)); do incq "$n" query /1.0/instances >/dev/null 2>&1 || return 1; done
+}
+
 wait_all_online() { # timeout
     local t0 n via online
     t0=$(now)
@@ -279,7 +297,9 @@ wait_all_online() { # timeout
         via=$(any_member) || return 1
         online=$(incq "$via" query '/1.0/cluster/members?recursion=1' 2>/dev/null \
             | jq '[.[] | select(.status=="Online")] | length' 2>/dev/null || echo 0)
-        [ "$online" = "$ICL_MEMBERS" ] && return 0
+        # Online in the database is not yet serving: a member respawned after a crash answers
+        # "Server isn't ready yet" for a while after waitready
+        [ "$online" = "$ICL_MEMBERS" ] && all_serving && return 0
         awk -v a="$t0" -v b="$(now)" -v t="$1" 'BEGIN{exit !(b-a > t)}' && return 1
         sleep 0.5
     done
@@ -411,30 +431,54 @@ write_env() {
     } > "$ICL_ROOT/env"
 }
 
+# Stop whatever runs of ours, wipe the members and bootstrap m1 again.
+fresh_start() {
+    local n
+    for ((n = 1; n <= ICL_MEMBERS; n++)); do
+        if is_running "$n"; then kill -KILL "$(member_pid "$n")" 2>/dev/null || true; fi
+    done
+    for ((n = 1; n <= ICL_MEMBERS; n++)); do wait_exit "$n" 10 || true; done
+    kill_leftovers
+    for ((n = 1; n <= ICL_MEMBERS; n++)); do umount_below "$(member_dir "$n")"; rm -rf "$(member_dir "$n")" "$(pidfile "$n")"; done
+    bootstrap_m1
+}
+
+# Respawn every joined member that is not running (all of them before waiting for any: a
+# member alone has no quorum), then wait for each; 1 when one is not ready in time.
+respawn_joined() {
+    local n
+    for ((n = 1; n <= ICL_MEMBERS; n++)); do
+        [ -e "$(member_dir "$n")/.icl-joined" ] && spawn_member "$n"
+    done
+    for ((n = 1; n <= ICL_MEMBERS; n++)); do
+        if [ -e "$(member_dir "$n")/.icl-joined" ]; then wait_ready "$n" 120 || return 1; fi
+    done
+    return 0
+}
+
 cmd_up() {
-    local t0 n
+    local t0 n attempt online=0
     t0=$(now)
     check_settings
     ensure_packages
     mkdir -p "$ICL_ROOT"; chmod 0711 "$ICL_ROOT"
     printf 'ICL_MEMBERS=%s\nICL_NET=%s\nICL_HOST_OFFSET=%s\nICL_PORT=%s\n' \
         "$ICL_MEMBERS" "$ICL_NET" "$ICL_HOST_OFFSET" "$ICL_PORT" > "$ICL_ROOT/layout"
-    if [ ! -e "$(member_dir 1)/.icl-joined" ]; then
-        # no (complete) bootstrap: start from a clean slate
-        for ((n = 1; n <= ICL_MEMBERS; n++)); do stop_member "$n" 10; done
-        kill_leftovers
-        for ((n = 1; n <= ICL_MEMBERS; n++)); do umount_below "$(member_dir "$n")"; rm -rf "$(member_dir "$n")" "$(pidfile "$n")"; done
-        bootstrap_m1
-    fi
-    for ((n = 1; n <= ICL_MEMBERS; n++)); do
-        if [ -e "$(member_dir "$n")/.icl-joined" ]; then
-            start_member "$n"          # respawn a member that was killed/stopped
+    [ -e "$(member_dir 1)/.icl-joined" ] || fresh_start   # no (complete) bootstrap
+    for attempt in 1 2; do
+        if [ "$attempt" = 2 ]; then
+            # what an earlier run left (daemons killed mid-test, a session ended) did not come
+            # back: a test cluster holds nothing worth keeping, so start from a clean slate once
+            log "the cluster left in $ICL_ROOT did not come back; starting a new one"
+            fresh_start
         fi
+        respawn_joined || continue
+        for ((n = 2; n <= ICL_MEMBERS; n++)); do
+            [ -e "$(member_dir "$n")/.icl-joined" ] || join_member "$n"
+        done
+        if wait_all_online 90; then online=1; break; fi
     done
-    for ((n = 2; n <= ICL_MEMBERS; n++)); do
-        [ -e "$(member_dir "$n")/.icl-joined" ] || join_member "$n"
-    done
-    wait_all_online 90 || die "not all members Online after 90s"
+    [ "$online" = 1 ] || die "not all members Online after 90s, even in a new cluster"
     log "cluster of $ICL_MEMBERS members Online after $(since "$t0")s"
     ensure_client_cert
     [ "$ICL_SAMPLE" = 1 ] && sample_content

@@ -97,7 +97,7 @@ fn doctor_on_a_real_cluster() {
     let m2 = cluster.var("ICL_M2_URL");
     write_remote(&conf, "tcl", &m2, &cert, &key, &server);
     let r = remote_doctor(&env, &conf, "tcl");
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.json()["remote"], "tcl");
     let (other, _) = support::certificate("not-the-cluster", -1, 300);
     write_remote(&conf, "tcl", &m2, &cert, &key, &other);

@@ -91,6 +91,16 @@ impl Cluster {
     fn start() -> Cluster {
         let root = PathBuf::from("/var/lib/incus-ai-test");
         let was_up = sh(&["status"]).status.success();
+        if !was_up {
+            // Whatever an earlier run left (members killed mid-test, warnings and failed
+            // operations of its faults) is not the healthy cluster the tests start from.
+            let out = sh(&["down"]);
+            assert!(
+                out.status.success(),
+                "harness down failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let out = sh(&["up"]);
         assert!(
             out.status.success(),
