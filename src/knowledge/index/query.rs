@@ -45,12 +45,23 @@ pub struct Features {
 
 /// A question in LXD's words, in Incus's: `lxc` commands are `incus` commands, `lxd` is
 /// `incus`, `lxdbr0` is `incusbr0`, `/var/snap/lxd/common/lxd` and `/var/lib/lxd` are
-/// `/var/lib/incus`. `lxd-to-incus`, `raw.lxc` and `lxc.*` keys stay as they are.
+/// `/var/lib/incus`, the daemon's commands (`lxd init`, `lxd sql`, `lxd recover`) are
+/// `incus admin` commands, `devlxd` is the guest API (`/dev/incus`, `security.guestapi`),
+/// `lxd-agent` is `incus-agent`. `lxd-to-incus`, `raw.lxc` and `lxc.*` keys stay as they are.
 pub fn modernize(question: &str) -> String {
     static RULES: std::sync::LazyLock<Vec<(regex::Regex, &'static str)>> =
         std::sync::LazyLock::new(|| {
             [
                 (r"/var/snap/lxd/common/lxd|/var/lib/lxd", "/var/lib/incus"),
+                // the daemon's own commands moved under `incus admin`
+                (
+                    r"(?i)\blxd (init|sql|recover|import|waitready|shutdown|cluster)\b",
+                    "incus admin $1",
+                ),
+                // the guest API and its agent
+                (r"(?i)\bsecurity\.devlxd\b", "security.guestapi"),
+                (r"(?i)\bdevlxd\b|/dev/lxd\b", "/dev/incus"),
+                (r"(?i)\blxd-(agent|user|migrate|benchmark)\b", "incus-$1"),
                 (r"(?i)\blxdbr(\d)", "incusbr$1"),
                 (r#"(?i)(^|[\s`'"(\[$>])lxc(\s)"#, "${1}incus$2"),
                 (r"(?i)(^|[^.\w/-])lxd([^\w.-]|$)", "${1}incus$2"),
@@ -85,6 +96,14 @@ fn lxd_words_become_incus_words() {
         "lxd-to-incus and raw.lxc and lxc.log"
     );
     assert_eq!(modernize("LXD LXD"), "incus incus");
+    assert_eq!(
+        modernize("sudo lxd init --auto, then lxd sql global and lxd cluster edit"),
+        "sudo incus admin init --auto, then incus admin sql global and incus admin cluster edit"
+    );
+    assert_eq!(
+        modernize("security.devlxd=false hides /dev/lxd; lxd-agent in the VM"),
+        "security.guestapi=false hides /dev/incus; incus-agent in the VM"
+    );
 }
 
 /// What a question asks for.
