@@ -90,7 +90,9 @@ impl Cluster {
 
     fn start() -> Cluster {
         let root = PathBuf::from("/var/lib/incus-ai-test");
-        let was_up = sh(&["status"]).status.success();
+        // In CI (`CI` set) the tests always make their own cluster: one that looks healthy
+        // may still carry what a run stopped mid-test changed.
+        let was_up = sh(&["status"]).status.success() && std::env::var_os("CI").is_none();
         if !was_up {
             // Whatever an earlier run left (members killed mid-test, warnings and failed
             // operations of its faults) is not the healthy cluster the tests start from.
