@@ -859,15 +859,18 @@ async fn doctor_never_calls_a_cluster_it_could_not_read_healthy() {
     }
 }
 
+/// What incusd answers a request that needs the database once quorum is lost.
+const NO_LEADER: &str = "Failed to begin transaction: failed to create cowsql connection: no available cowsql leader server found";
+/// The member list: the doctor's probe of the database.
+const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
+
 #[tokio::test]
 async fn quorum_loss_is_the_critical_finding_within_seconds() {
-    let no_leader = "Failed to begin transaction: failed to create cowsql connection: no available cowsql leader server found";
-    let members = "/1.0/cluster/members?recursion=1";
     for resp in [
-        incus_error(503, no_leader),
+        incus_error(503, NO_LEADER),
         Response::new(200, "[]").delay(Duration::from_secs(40)),
     ] {
-        let incusd = Incusd::start(Recording::load("healthy"), vec![(members, resp)]).await;
+        let incusd = Incusd::start(Recording::load("healthy"), vec![(MEMBERS, resp)]).await;
         let start = Instant::now();
         let r = incusd.run(&["doctor", "--json"]).await;
         no_panic(&r);
@@ -879,9 +882,48 @@ async fn quorum_loss_is_the_critical_finding_within_seconds() {
         assert_eq!(f["severity"], "critical");
         let asked = incusd.paths();
         assert!(
-            asked.iter().all(|p| p == "/1.0" || p.starts_with(members)),
+            asked.iter().all(|p| p == "/1.0" || p.starts_with(MEMBERS)),
             "DB-backed endpoints were asked anyway: {asked:?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn quorum_lost_while_the_doctor_reads_ends_the_read_within_seconds() {
+    // The leader still answers the member list, then its peers' loss catches up with it:
+    // every request that needs the database hangs, and the list fails as it does then.
+    for later in [
+        incus_error(503, NO_LEADER),
+        Response::new(200, "[]").delay(Duration::from_secs(40)),
+    ] {
+        let env = Env::new();
+        let socket = env.dir.path().join("incus.socket");
+        let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let server = Recording::load("healthy")
+            .serve_changing(
+                &socket,
+                Arc::new(move |r: &Request| {
+                    if r.path == "/1.0" {
+                        None
+                    } else if r.path == MEMBERS {
+                        let n = asked.fetch_add(1, Ordering::SeqCst);
+                        (n > 0).then(|| later.clone())
+                    } else {
+                        Some(Response::new(200, "[]").delay(Duration::from_secs(40)))
+                    }
+                }),
+            )
+            .await;
+        let start = Instant::now();
+        let r = run_with_socket(&env, &socket, &["doctor", "--json"]).await;
+        let took = start.elapsed();
+        no_panic(&r);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(took < Duration::from_secs(12), "took {took:?}");
+        let f = &r.json()["findings"][0];
+        assert_eq!(f["id"], "database-quorum", "{}", r.stdout);
+        assert_eq!(f["severity"], "critical");
+        assert!(server.paths().iter().filter(|p| *p == MEMBERS).count() >= 2);
     }
 }
 

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use super::fixtures;
 use super::http::{Request, Response, Server};
 
+/// Chooses a replacement answer for a request (`None`: the recorded one).
+pub type Change = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
+
 /// Recorded answers by path (with query).
 #[derive(Clone)]
 pub struct Recording {
@@ -143,13 +146,23 @@ impl Recording {
 
     /// [`Recording::serve`], with some paths answered otherwise (delays, garbage, endless).
     pub async fn serve_with(self, socket: &Path, overrides: BTreeMap<String, Response>) -> Server {
+        self.serve_changing(
+            socket,
+            Arc::new(move |r: &Request| overrides.get(&r.path).cloned()),
+        )
+        .await
+    }
+
+    /// Like [`Recording::serve_with`], with the replacement answers chosen by `change` at each
+    /// request (`None`: the recorded answer), so that a server can change while it is read.
+    pub async fn serve_changing(self, socket: &Path, change: Change) -> Server {
         let answers = Arc::new(self.answers);
         Server::start_unix(
             socket,
             Arc::new(move |r: &Request| {
                 assert_eq!(r.method, "GET", "incus-ai sent {} {}", r.method, r.path);
-                if let Some(o) = overrides.get(&r.path) {
-                    return o.clone();
+                if let Some(o) = change(r) {
+                    return o;
                 }
                 match answers.get(&r.path) {
                     Some((status, Value::String(text))) => {

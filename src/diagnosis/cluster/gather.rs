@@ -108,7 +108,8 @@ pub const NO_LEADER: &[&str] = &[
 /// list as a probe of the cluster database (when it does not answer within
 /// [`DATABASE_PROBE`], nothing else that needs the database is asked), then the other lists
 /// in parallel, then one probe per online member (a member that does not answer within
-/// [`MEMBER_PROBE`] is not asked anything else).
+/// [`MEMBER_PROBE`] is not asked anything else). While those run, the database is probed
+/// again every [`DATABASE_RECHECK`]: quorum lost in the meantime ends the read in seconds.
 pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterState, ClientError> {
     let start = Instant::now();
     let before = client.requests();
@@ -142,31 +143,86 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
     }
     let clustered = st.clustered();
 
-    const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
     if clustered {
-        let probe = client.get_within::<Vec<Member>>(MEMBERS, DATABASE_PROBE.min(client.timeout()));
-        match probe.await {
-            Ok(m) => st.members = m,
-            Err(e) => {
+        match probe_database(client).await {
+            Probe::Answered(m) => st.members = m,
+            Probe::Failed(e) => record(&mut st.errors, MEMBERS, &e),
+            Probe::Unavailable(e) => {
                 record(&mut st.errors, MEMBERS, &e);
-                let no_leader = matches!(&e, ClientError::Timeout { .. })
-                    || matches!(&e, ClientError::Api { status: 500 | 503, message, .. }
-                        if NO_LEADER.iter().any(|m| message.contains(m)));
-                if no_leader {
-                    st.database_unavailable = st.errors.last().cloned();
-                    return finish(st);
-                }
+                st.database_unavailable = st.errors.last().cloned();
+                return finish(st);
             }
         }
     }
-    let online = probe_members(client, &mut st, opts).await;
-    read_lists(client, &mut st, opts.review).await;
-    let mut jobs = member_jobs(&st, &online);
-    if opts.review {
-        jobs.extend(review_jobs(&st, &online));
+    // Quorum can be lost after the probe answered (a leader keeps answering for a few seconds
+    // after its peers died): then every request below hangs until the server's timeout. While
+    // they run, the database is probed again; when it stops answering, the read ends there.
+    let lost = {
+        let work = async {
+            let online = probe_members(client, &mut st, opts).await;
+            read_lists(client, &mut st, opts.review).await;
+            let mut jobs = member_jobs(&st, &online);
+            if opts.review {
+                jobs.extend(review_jobs(&st, &online));
+            }
+            run_jobs(client, &mut st, jobs, opts).await;
+        };
+        tokio::select! {
+            () = work => None,
+            e = database_lost(client), if clustered => Some(e),
+        }
+    };
+    if let Some(e) = lost {
+        record(&mut st.errors, MEMBERS, &e);
+        st.database_unavailable = st.errors.last().cloned();
     }
-    run_jobs(client, &mut st, jobs, opts).await;
     finish(st)
+}
+
+const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
+/// How long the reads after the first probe run before the database is probed again (and
+/// then again as long as they run).
+const DATABASE_RECHECK: Duration = Duration::from_secs(3);
+
+/// What the database probe found.
+enum Probe {
+    /// The member list.
+    Answered(Vec<Member>),
+    /// An error that says nothing about the database (a decode error, a 403 on the list).
+    Failed(ClientError),
+    /// No leader, or no answer within [`DATABASE_PROBE`].
+    Unavailable(ClientError),
+}
+
+/// Asks for the member list, which needs the cluster database, within [`DATABASE_PROBE`].
+async fn probe_database(client: &Client) -> Probe {
+    match client
+        .get_within::<Vec<Member>>(MEMBERS, DATABASE_PROBE.min(client.timeout()))
+        .await
+    {
+        Ok(m) => Probe::Answered(m),
+        Err(e) => {
+            let no_leader = matches!(&e, ClientError::Timeout { .. })
+                || matches!(&e, ClientError::Api { status: 500 | 503, message, .. }
+                    if NO_LEADER.iter().any(|m| message.contains(m)));
+            if no_leader {
+                Probe::Unavailable(e)
+            } else {
+                Probe::Failed(e)
+            }
+        }
+    }
+}
+
+/// Returns (with why) once the database stops answering; probes every [`DATABASE_RECHECK`]
+/// and never returns while it answers.
+async fn database_lost(client: &Client) -> ClientError {
+    loop {
+        tokio::time::sleep(DATABASE_RECHECK).await;
+        if let Probe::Unavailable(e) = probe_database(client).await {
+            return e;
+        }
+    }
 }
 
 /// The cluster-wide lists, in parallel.
