@@ -1,7 +1,7 @@
 //! The one client that can change Incus. It is a separate type from the GET-only
-//! [`Client`](crate::diagnosis::incus::Client) that every read uses, built only when a command
+//! [`crate::diagnosis::incus::Client`] that every read uses, built only when a command
 //! runs with `--allow-changes`, and it sends only the requests of a confirmed
-//! [`Plan`](super::change::Plan): reads with their ETag, one `POST`/`PUT`/`PATCH` with
+//! [`Plan`](super::plan::Plan): reads with their ETag, one `POST`/`PUT`/`PATCH` with
 //! `If-Match`, and the wait on its operation.
 
 use std::time::Duration;

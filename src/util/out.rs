@@ -59,7 +59,7 @@ pub fn print(text: &str) {
     write(std::io::stdout().lock(), &clean(text));
 }
 
-/// [`print`] with a newline.
+/// [`print()`] with a newline.
 pub fn println(text: &str) {
     print(&format!("{text}\n"));
 }

@@ -155,7 +155,7 @@ pub struct InstanceAction {
 pub struct CreateSnapshot {
     /// Instance name
     pub instance: IncusName,
-    /// Snapshot name (default: incus-ai-<date>-<time>)
+    /// Snapshot name (default: `incus-ai-<date>-<time>`)
     #[serde(default)]
     pub name: Option<IncusName>,
     /// When it expires: 12H, 3d, 2w, 6m (default: never)

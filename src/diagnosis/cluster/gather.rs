@@ -182,7 +182,7 @@ pub async fn gather(client: &Client, opts: &GatherOptions) -> Result<ClusterStat
 const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
 /// How long the reads after the first probe run before the database is probed again (and
 /// then again as long as they run).
-const DATABASE_RECHECK: Duration = Duration::from_secs(3);
+pub const DATABASE_RECHECK: Duration = Duration::from_secs(3);
 
 /// What the database probe found.
 enum Probe {

@@ -15,7 +15,10 @@ use crate::diagnosis::incus::api::{
 };
 use crate::diagnosis::incus::capacity::{DaemonVersion, Resources, StorageVolume};
 
-pub use gather::{DATABASE_PROBE, GatherOptions, MEMBER_PROBE, NO_LEADER, gather, instance_of_url};
+pub use gather::{
+    DATABASE_PROBE, DATABASE_RECHECK, GatherOptions, MEMBER_PROBE, NO_LEADER, gather,
+    instance_of_url,
+};
 
 /// An endpoint that could not be read, kept as evidence.
 #[derive(Debug, Clone, Serialize)]
