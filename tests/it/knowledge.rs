@@ -153,6 +153,24 @@ async fn site_is_mirrored_indexed_and_searched_with_anchors_and_doc_paths() {
             .contains("incus cluster remove --force")
     );
     assert!(top["score"].as_f64().unwrap() > 0.0);
+    // The first places go to distinct pages; a page's other sections come after them.
+    let pages: Vec<&str> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["doc_path"].as_str().unwrap())
+        .collect();
+    let mut distinct: Vec<&str> = Vec::new();
+    for p in &pages {
+        if !distinct.contains(p) {
+            distinct.push(p);
+        }
+    }
+    assert!(
+        distinct.len() >= 2 && pages.len() > distinct.len(),
+        "{pages:?}"
+    );
+    assert_eq!(pages[..distinct.len()], distinct[..], "{pages:?}");
 
     // A config key matches its own definition exactly.
     let r = env

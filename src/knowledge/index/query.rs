@@ -41,6 +41,9 @@ pub struct Features {
     pub lexical: bool,
     /// The dense ranking from the local embedding model, fused with BM25.
     pub dense: bool,
+    /// The first places go to distinct pages: a page's other sections wait behind the other
+    /// pages' best ones (off: two sections of a page before the other pages get their turn).
+    pub distinct_pages: bool,
 }
 
 /// A question in LXD's words, in Incus's: `lxc` commands are `incus` commands, `lxd` is
@@ -165,6 +168,7 @@ impl Features {
         coverage: true,
         lexical: true,
         dense: true,
+        distinct_pages: true,
     };
     /// Plain BM25 over all the text of a section.
     pub const NONE: Features = Features {
@@ -178,6 +182,7 @@ impl Features {
         coverage: false,
         lexical: true,
         dense: false,
+        distinct_pages: false,
     };
     /// Every lexical feature, no dense ranking.
     pub const BM25: Features = Features {

@@ -35,8 +35,6 @@ const KEY_INTENT_BOOST: f32 = 1.6;
 /// and error-string matches strong; measured on the dev and real sets (`make eval`), 2 beats 1
 /// and 3 on real questions without losing dev.
 const LEXICAL_WEIGHT: f32 = 2.0;
-/// Sections of one page in the head of a fused ranking before other pages get their turn.
-const SECTIONS_PER_PAGE: usize = 2;
 
 /// Most hits one search returns; larger limits are clamped to it.
 pub const MAX_LIMIT: usize = 1000;
@@ -190,6 +188,7 @@ impl Searcher {
             (Some(d), true) => d.search(&modern, scope.collection(), want),
             _ => Vec::new(),
         };
+        let fused = !dense.is_empty() && !lexical.is_empty();
         let top: Vec<(Score, tantivy::DocAddress)> = if dense.is_empty() {
             lexical
         } else if lexical.is_empty() {
@@ -204,6 +203,16 @@ impl Searcher {
                 HashSet::new()
             };
             self.settle(&searcher, fused, features, &named)?
+        };
+        // One page per place when asked; a fused ranking two sections of a page at most.
+        let per_page = match (features.distinct_pages, fused) {
+            (true, _) => Some(1),
+            (false, true) => Some(2),
+            (false, false) => None,
+        };
+        let top = match per_page {
+            Some(n) => self.spread(&searcher, top, n)?,
+            None => top,
         };
         let top = top.into_iter().take(limit).collect();
         self.hits(&searcher, top)
@@ -232,11 +241,8 @@ impl Searcher {
             .map_err(|e| self.error(e))
     }
 
-    /// The fused ranking weighed by page type (the dense half knows no priors) and spread over
-    /// pages: a page's third and later sections wait behind other pages' sections (one page
-    /// that repeats the question's words must not fill the whole top).
-    /// A section that defines a key the question names (`named`) keeps its place whatever
-    /// its page type.
+    /// The fused ranking weighed by page type (the dense half knows no priors). A section that
+    /// defines a key the question names (`named`) keeps its place whatever its page type.
     fn settle(
         &self,
         searcher: &tantivy::Searcher,
@@ -247,28 +253,48 @@ impl Searcher {
         let err = |e: tantivy::TantivyError| self.error(e);
         let mut scored = Vec::with_capacity(fused.len());
         for (addr, score) in fused {
-            let ff = searcher.segment_reader(addr.segment_ord).fast_fields();
-            let page = ff.u64("page_id").map_err(err)?.first_or_default_col(0);
             let prior = if features.priors && !named.contains(&addr) {
-                ff.f64("prior")
+                searcher
+                    .segment_reader(addr.segment_ord)
+                    .fast_fields()
+                    .f64("prior")
                     .map_err(err)?
                     .first_or_default_col(1.0)
                     .get_val(addr.doc_id) as f32
             } else {
                 1.0
             };
-            scored.push((score * prior, addr, page.get_val(addr.doc_id)));
+            scored.push((score * prior, addr));
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(scored)
+    }
+
+    /// A ranking spread over pages: a page's later sections wait behind other pages' sections
+    /// (one page that repeats the question's words must not fill the whole top): each page
+    /// has at most `per_page` of the first places.
+    fn spread(
+        &self,
+        searcher: &tantivy::Searcher,
+        ranked: Vec<(Score, tantivy::DocAddress)>,
+        per_page: usize,
+    ) -> Result<Vec<(Score, tantivy::DocAddress)>, IndexError> {
         let mut seen: HashMap<u64, usize> = HashMap::new();
         let (mut head, mut tail) = (Vec::new(), Vec::new());
-        for (score, addr, page) in scored {
+        for (score, addr) in ranked {
+            let page = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .u64("page_id")
+                .map_err(|e| self.error(e))?
+                .first_or_default_col(0)
+                .get_val(addr.doc_id);
             let n = seen.entry(page).or_default();
             *n += 1;
-            if *n <= SECTIONS_PER_PAGE {
-                head.push((score, addr))
+            if *n <= per_page {
+                head.push((score, addr));
             } else {
-                tail.push((score, addr))
+                tail.push((score, addr));
             }
         }
         head.extend(tail);
