@@ -17,7 +17,7 @@ pub async fn search_docs(tb: &mut Toolbox, a: SearchDocs) -> Answer {
         .searcher()
         .ok_or("no docs index (run `incus-ai refresh`)")?;
     let hits = searcher
-        .search(&a.query.0, scope, clamp(a.limit, 4, 8))
+        .search_passages(&a.query.0, scope, clamp(a.limit, 4, 8))
         .map_err(|e| e.to_string())?;
     Ok(json!(hits
         .into_iter()

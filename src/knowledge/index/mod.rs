@@ -12,6 +12,7 @@ pub mod rerank;
 pub mod schema;
 pub mod search;
 pub mod sections;
+mod settle;
 pub mod synonyms;
 pub mod vectors;
 

@@ -164,13 +164,7 @@ impl Searcher {
         candidates: &[Candidate<'_>],
         budget: Budget,
     ) -> Result<Vec<Ranked>, IndexError> {
-        // Two sections of a page may lead: a chunk holding a page's two best sections is worth
-        // more than one holding a single section of the next page.
-        let features = super::Features {
-            distinct_pages: false,
-            ..super::Features::ALL
-        };
-        let hits = self.search_with(question, Scope::All, POOL, features)?;
+        let hits = self.search_passages(question, Scope::All, POOL)?;
         let mut rank_of: HashMap<&str, usize> = HashMap::new();
         for (i, h) in hits.iter().enumerate() {
             rank_of.entry(h.url.as_str()).or_insert(i);
