@@ -156,19 +156,23 @@ fn serve_reranks_candidates_in_incus_ais_own_order_and_sends_back_what_is_worth_
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let question = "how do I take a cluster member down for maintenance";
-    let r = env.run(&["search", "--json", "--limit", "3", question]);
-    let hits = r.json();
-    let hits = hits.as_array().unwrap();
-    assert_eq!(hits.len(), 3, "{}", r.stdout);
+    // incus-ai's order as a model reads it (two sections of a page may lead), from the index
+    // `refresh` published.
+    let searcher = incus_ai::knowledge::index::Searcher::open(
+        &env.data().join("index"),
+        Some(&support::model_dir()),
+    )
+    .unwrap();
+    let hits = searcher
+        .search_passages(question, incus_ai::knowledge::index::Scope::All, 3)
+        .unwrap();
+    assert_eq!(hits.len(), 3, "{hits:?}");
     // Candidates as AIChat sends them: chunk texts, each naming its sections' URLs; in an
     // order that is not incus-ai's, with one unrelated chunk.
-    let chunk = |h: &serde_json::Value| {
+    let chunk = |h: &incus_ai::knowledge::index::Hit| {
         format!(
             "{}\nSection: {}\nSource: {}\n\n{}",
-            h["title"].as_str().unwrap(),
-            h["section"].as_str().unwrap(),
-            h["url"].as_str().unwrap(),
-            h["text"].as_str().unwrap()
+            h.title, h.section, h.url, h.text
         )
     };
     let documents = vec![
