@@ -2,6 +2,8 @@
 //! with the index built once from the HTML site (served on 127.0.0.1 under /incus/docs/main/)
 //! and once from the MyST markdown, for each retrieval feature switched on in turn.
 //!
+//! Then an ablation table: hybrid search with each stage off in turn, on every set and source.
+//!
 //! Then the real `aichat --rag incus --dry-run` on the same docs with the local model: the share
 //! of questions whose answer phrase is in what AIChat puts in front of the model.
 //!
@@ -13,6 +15,8 @@
 //! running server's configuration reference to the docs, as `refresh` does when one answers.)
 //! Exits 1 when the full configuration misses the targets (recall@5 >= 0.95, MRR@10 >= 0.85).
 
+#[path = "support/eval_ablation.rs"]
+mod ablation;
 #[path = "support/eval_aichat.rs"]
 mod aichat;
 #[path = "../tests/support/http.rs"]
@@ -348,6 +352,35 @@ async fn main() {
                 row(name, label, &s);
             }
         }
+    }
+    {
+        let model = incus_ai::knowledge::embed::model_dir(None);
+        let html = Searcher::open(&html_data.index(), Some(&model)).expect("open index");
+        let md = Searcher::open(&md_data.index(), Some(&model)).expect("open index");
+        let on = |set: &[Question], searcher: &Searcher, f: Features| {
+            let s = score(searcher, set, f, false);
+            (s.recall5, s.mrr10)
+        };
+        let dev = |searcher: &Searcher, f: Features| on(&qs, searcher, f);
+        let real = |searcher: &Searcher, f: Features| on(&real_qs, searcher, f);
+        let hard = |searcher: &Searcher, f: Features| on(&hard_qs, searcher, f);
+        ablation::print(
+            &[
+                ablation::Set {
+                    name: "dev",
+                    score: &dev,
+                },
+                ablation::Set {
+                    name: "real",
+                    score: &real,
+                },
+                ablation::Set {
+                    name: "hard",
+                    score: &hard,
+                },
+            ],
+            &[("site", &html), ("md", &md)],
+        );
     }
     let bin = std::env::current_exe()
         .unwrap()

@@ -49,7 +49,7 @@ impl Default for Budget {
     fn default() -> Self {
         Budget {
             max_results: 8,
-            max_bytes: 7500,
+            max_bytes: 7900,
         }
     }
 }
@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(
             order(&cands, &rank_of, &none, &terms, b).len(),
             7,
-            "7,000 of 7,500 bytes"
+            "7,000 of 7,900 bytes"
         );
         let b = Budget {
             max_results: 3,
