@@ -280,10 +280,6 @@ async fn main() {
     );
     let none = Features::NONE;
     let all = Features::BM25;
-    let two_a_page = Features {
-        distinct_pages: false,
-        ..Features::ALL
-    };
     #[rustfmt::skip]
     let configs = [
         ("BM25 only", none),
@@ -304,7 +300,7 @@ async fn main() {
         ("all but intent", Features { intent: false, ..all }),
         ("all but coverage", Features { coverage: false, ..all }),
         ("dense only", Features::DENSE),
-        ("hybrid, two per page", two_a_page),
+        ("hybrid, two per page", Features::PASSAGES),
         ("hybrid (all)", Features::ALL),
     ];
     println!("dev set, lexical features one by one, then dense and hybrid:");
@@ -345,7 +341,7 @@ async fn main() {
                 ("naive BM25", Features::NONE),
                 ("BM25 (all features)", Features::BM25),
                 ("dense only", Features::DENSE),
-                ("hybrid, two per page", two_a_page),
+                ("hybrid, two per page", Features::PASSAGES),
                 ("hybrid (all)", Features::ALL),
             ] {
                 let s = score(&searcher, set, f, show_misses && label == "hybrid (all)");

@@ -81,13 +81,7 @@ fn stages() -> Vec<(&'static str, Features)> {
                 ..all
             },
         ),
-        (
-            "distinct pages",
-            Features {
-                distinct_pages: false,
-                ..all
-            },
-        ),
+        ("distinct pages", Features::PASSAGES),
     ]
 }
 

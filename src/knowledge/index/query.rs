@@ -189,6 +189,11 @@ impl Features {
         dense: false,
         ..Features::ALL
     };
+    /// Everything on, but two sections of a page may lead (for a model that reads the text).
+    pub const PASSAGES: Features = Features {
+        distinct_pages: false,
+        ..Features::ALL
+    };
     /// The dense ranking alone.
     pub const DENSE: Features = Features {
         lexical: false,

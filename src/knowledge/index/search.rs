@@ -171,11 +171,7 @@ impl Searcher {
         scope: Scope,
         limit: usize,
     ) -> Result<Vec<Hit>, IndexError> {
-        let features = Features {
-            distinct_pages: false,
-            ..Features::ALL
-        };
-        self.search_with(question, scope, limit, features)
+        self.search_with(question, scope, limit, Features::PASSAGES)
     }
 
     /// Searches with chosen retrieval features (for measuring them).
