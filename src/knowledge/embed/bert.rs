@@ -3,9 +3,13 @@
 //! each followed by a residual layer norm. Only what those models use (absolute positions, no
 //! decoder, no pooler); written here rather than pulling in a crate of a hundred models.
 
+use std::path::Path;
+
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde::Deserialize;
+
+use super::words::WordTable;
 
 /// The model's `config.json` (the fields an encoder needs).
 #[derive(Debug, Clone, Deserialize)]
@@ -75,8 +79,24 @@ impl Activation {
     }
 }
 
+/// The token-embedding table: read row by row from the weights file, or loaded whole when
+/// the file holds it in another type.
+enum Words {
+    Rows(WordTable),
+    Loaded(Embedding),
+}
+
+impl Words {
+    fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        match self {
+            Words::Rows(t) => t.forward(ids, ids.device()),
+            Words::Loaded(e) => e.forward(ids),
+        }
+    }
+}
+
 struct Embeddings {
-    words: Embedding,
+    words: Words,
     positions: Embedding,
     types: Embedding,
     norm: LayerNorm,
@@ -102,8 +122,10 @@ pub struct Bert {
 }
 
 impl Bert {
-    /// Loads the weights under `vb` (at the root, or under `bert.` as some checkpoints name them).
-    pub fn load(vb: VarBuilder, c: &Config) -> Result<Bert> {
+    /// Loads the weights under `vb` (at the root, or under `bert.` as some checkpoints name
+    /// them); `weights` is the safetensors file `vb` reads, whose token table is read row by
+    /// row ([`WordTable`]).
+    pub fn load(vb: VarBuilder, c: &Config, weights: &Path) -> Result<Bert> {
         if let Some(kind) = c.position_embedding_type.as_deref()
             && kind != "absolute"
         {
@@ -116,15 +138,20 @@ impl Bert {
                 c.num_attention_heads
             );
         }
-        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-            vb
+        const WORDS: &str = "embeddings.word_embeddings.weight";
+        let (vb, words) = if vb.contains_tensor(WORDS) {
+            (vb, WORDS.to_string())
         } else {
-            vb.pp("bert")
+            (vb.pp("bert"), format!("bert.{WORDS}"))
         };
         let h = c.hidden_size;
         let e = vb.pp("embeddings");
+        let words = match WordTable::open(weights, &words, c.vocab_size, h)? {
+            Some(t) => Words::Rows(t),
+            None => Words::Loaded(embedding(c.vocab_size, h, e.pp("word_embeddings"))?),
+        };
         let embeddings = Embeddings {
-            words: embedding(c.vocab_size, h, e.pp("word_embeddings"))?,
+            words,
             positions: embedding(c.max_position_embeddings, h, e.pp("position_embeddings"))?,
             types: embedding(c.type_vocab_size, h, e.pp("token_type_embeddings"))?,
             norm: layer_norm(h, c.layer_norm_eps, e.pp("LayerNorm"))?,

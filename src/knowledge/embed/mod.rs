@@ -5,6 +5,7 @@ mod bert;
 pub mod cache;
 pub mod model;
 pub mod remote;
+mod words;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -74,6 +74,26 @@ struct Module {
     kind: String,
 }
 
+/// The tokenizer of `path`, truncating at `max_tokens` and not padding (batches are padded
+/// by hand, to each batch's longest, on the right, so encodings keep their own length), with
+/// the folder's pad token.
+fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<(Tokenizer, u32), ModelError> {
+    let corrupt = |e: &dyn std::fmt::Display| ModelError::Corrupt {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
+    let mut tokenizer = Tokenizer::from_file(path).map_err(|e| corrupt(&e))?;
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: max_tokens,
+            ..TruncationParams::default()
+        }))
+        .map_err(|e| corrupt(&e))?;
+    let pad_id = tokenizer.get_padding().map_or(0, |p| p.pad_id);
+    tokenizer.with_padding(None);
+    Ok((tokenizer, pad_id))
+}
+
 /// A loaded model.
 pub struct LocalModel {
     dir: PathBuf,
@@ -124,42 +144,43 @@ impl LocalModel {
             path: path.to_path_buf(),
             detail: e.to_string(),
         };
-        let device = Device::Cpu;
-        let model = {
-            // SAFETY: the map is read only while the model is built (every tensor is copied
-            // into memory of its own) and dropped at the end of this block. Memory-mapped, the
-            // weights cost one copy instead of two: the load takes half the time.
-            let vb = unsafe {
-                VarBuilder::from_mmaped_safetensors(
-                    std::slice::from_ref(&weights),
-                    DType::F32,
-                    &device,
-                )
-            }
-            .map_err(|e| corrupt(&weights, &e))?;
-            Bert::load(vb, &config).map_err(|e| corrupt(&weights, &e))?
-        };
         let tok_path = dir.join("tokenizer.json");
         if !tok_path.is_file() {
             return Err(missing("tokenizer.json"));
         }
-        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| corrupt(&tok_path, &e))?;
         let st: SentenceBertConfig =
             read_json(&dir.join("sentence_bert_config.json"))?.unwrap_or_default();
         let max_tokens = st
             .max_seq_length
             .unwrap_or(512)
             .min(config.max_position_embeddings);
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: max_tokens,
-                ..TruncationParams::default()
-            }))
-            .map_err(|e| corrupt(&tok_path, &e))?;
-        // Batches are padded by hand (to each batch's longest, on the right, with the folder's
-        // pad token), so encodings keep their own length.
-        let pad_id = tokenizer.get_padding().map_or(0, |p| p.pad_id);
-        tokenizer.with_padding(None);
+        let device = Device::Cpu;
+        // The tokenizer (a 700 KB JSON file) is read on a second core while the weights load.
+        let (model, tokenizer) = std::thread::scope(|s| {
+            let tokenizer = s.spawn(|| load_tokenizer(&tok_path, max_tokens));
+            let model = {
+                // SAFETY: the map is read only while the model is built (every tensor is copied
+                // into memory of its own) and dropped at the end of this block. Memory-mapped,
+                // the weights cost one copy instead of two: the load takes half the time.
+                let vb = unsafe {
+                    VarBuilder::from_mmaped_safetensors(
+                        std::slice::from_ref(&weights),
+                        DType::F32,
+                        &device,
+                    )
+                }
+                .map_err(|e| corrupt(&weights, &e));
+                vb.and_then(|vb| {
+                    Bert::load(vb, &config, &weights).map_err(|e| corrupt(&weights, &e))
+                })
+            };
+            let tokenizer = tokenizer
+                .join()
+                .unwrap_or_else(|_| Err(corrupt(&tok_path, &"the tokenizer failed to load")));
+            (model, tokenizer)
+        });
+        let model = model?;
+        let (tokenizer, pad_id) = tokenizer?;
         let pool: PoolingConfig =
             read_json(&dir.join("1_Pooling/config.json"))?.unwrap_or_default();
         let pooling = match pool.pooling_mode.as_deref() {
