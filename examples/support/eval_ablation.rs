@@ -68,6 +68,13 @@ fn stages() -> Vec<(&'static str, Features)> {
             },
         ),
         (
+            "proximity",
+            Features {
+                proximity: false,
+                ..all
+            },
+        ),
+        (
             "dense half",
             Features {
                 dense: false,
