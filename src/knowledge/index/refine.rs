@@ -138,8 +138,9 @@ mod tests {
 
     #[test]
     fn the_most_words_within_a_window() {
-        // (found, window, distinct words within it)
-        let cases: &[(&[(u32, usize)], u32, usize)] = &[
+        /// (position, word) pairs, the window, the distinct words within it.
+        type Case<'a> = (&'a [(u32, usize)], u32, usize);
+        let cases: &[Case] = &[
             (&[], 20, 0),
             (&[(5, 0)], 20, 1),
             (&[(0, 0), (19, 1)], 20, 2),
