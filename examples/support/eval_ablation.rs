@@ -68,13 +68,6 @@ fn stages() -> Vec<(&'static str, Features)> {
             },
         ),
         (
-            "proximity",
-            Features {
-                proximity: false,
-                ..all
-            },
-        ),
-        (
             "dense half",
             Features {
                 dense: false,

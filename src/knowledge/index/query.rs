@@ -37,9 +37,6 @@ pub struct Features {
     pub intent: bool,
     /// Sections containing more of the question's words rank higher.
     pub coverage: bool,
-    /// Sections where the question's words occur close together rank higher: the passage of
-    /// a long section that answers, wherever it is in the section.
-    pub proximity: bool,
     /// The BM25 ranking (off: dense alone, for measuring).
     pub lexical: bool,
     /// The dense ranking from the local embedding model, fused with BM25.
@@ -169,7 +166,6 @@ impl Features {
         keys: true,
         intent: true,
         coverage: true,
-        proximity: true,
         lexical: true,
         dense: true,
         distinct_pages: true,
@@ -184,7 +180,6 @@ impl Features {
         keys: false,
         intent: false,
         coverage: false,
-        proximity: false,
         lexical: true,
         dense: false,
         distinct_pages: false,

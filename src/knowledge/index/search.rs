@@ -22,17 +22,10 @@ use crate::knowledge::Collection;
 const PAGES_CONSIDERED: usize = 30;
 /// How much the best-matching page lifts its sections (×(1 + this)).
 const PAGE_WEIGHT: f32 = 0.4;
-/// Candidates re-ranked by how much of the question they cover, and how closely.
+/// Candidates re-ranked by how much of the question they cover.
 const COVERAGE_CANDIDATES: usize = 50;
 /// How strongly coverage counts: score × share-of-words-covered ^ this.
 const COVERAGE_EXPONENT: f32 = 0.5;
-/// Positions within which the question's words count as close together (a sentence or two).
-const NEAR_WINDOW: u32 = 20;
-/// Lift of a section whose passage holds all the question's words within [`NEAR_WINDOW`]:
-/// score × (1 + this × the share it holds). Measured (`make eval`, MRR@10): 0.3 gains up to
-/// 0.012 on some columns and loses on none; 0.5 and 1.0 lose on the hard set's site column,
-/// windows of 12 and 40 did no better.
-const NEAR_WEIGHT: f32 = 0.3;
 /// Lift of sections that fit what the question asks for (a how-to for "how do I").
 const INTENT_BOOST: f32 = 1.3;
 /// Lift of configuration-option sections when the question asks which key or option to use.
@@ -309,7 +302,7 @@ impl Searcher {
         } else {
             Intent::Other
         };
-        let candidates = if features.coverage || features.proximity {
+        let candidates = if features.coverage {
             limit.max(COVERAGE_CANDIDATES)
         } else {
             limit.max(1)
@@ -343,21 +336,11 @@ impl Searcher {
                 }
             });
         let mut top = searcher.search(&section_q, &collector).map_err(err)?;
-        if features.coverage || features.proximity {
+        if features.coverage {
             let terms = query::content_terms(question, false);
-            if features.coverage {
-                let covered =
-                    super::refine::coverage(searcher, field, &terms, &top).map_err(err)?;
-                for ((score, _), share) in top.iter_mut().zip(covered) {
-                    *score *= share.powf(COVERAGE_EXPONENT);
-                }
-            }
-            if features.proximity {
-                let near = super::refine::proximity(searcher, field, &terms, &top, NEAR_WINDOW)
-                    .map_err(err)?;
-                for ((score, _), share) in top.iter_mut().zip(near) {
-                    *score *= 1.0 + NEAR_WEIGHT * share;
-                }
+            let covered = super::refine::coverage(searcher, field, &terms, &top).map_err(err)?;
+            for ((score, _), c) in top.iter_mut().zip(covered) {
+                *score *= c.powf(COVERAGE_EXPONENT);
             }
             top.sort_by(|a, b| b.0.total_cmp(&a.0));
             top.truncate(limit.max(1));
