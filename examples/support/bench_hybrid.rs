@@ -197,9 +197,10 @@ pub async fn run(bin: &Path, data: &DataDir, site: &str, questions: &[String]) {
 
     let (p50, p99, peak) = cli_search(bin, data, &model_dir, questions, None);
     println!(
-        "hybrid search, CLI:      p50 {} p99 {} over 30 runs, model loaded by each, peak {peak} MiB",
+        "hybrid search, CLI:      p50 {} p99 {} over 30 runs, model loaded by each, peak {peak} MiB  [{}]",
         ms(p50),
         ms(p99),
+        status("CLI p50 without serve", p50 < Duration::from_millis(150), "< 150 ms")
     );
     let Some(mut child) = serve(bin, &model_dir, questions).await else {
         return;
