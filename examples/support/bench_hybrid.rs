@@ -200,7 +200,11 @@ pub async fn run(bin: &Path, data: &DataDir, site: &str, questions: &[String]) {
         "hybrid search, CLI:      p50 {} p99 {} over 30 runs, model loaded by each, peak {peak} MiB  [{}]",
         ms(p50),
         ms(p99),
-        status("CLI p50 without serve", p50 < Duration::from_millis(150), "< 150 ms")
+        status(
+            "CLI p50 without serve",
+            p50 < Duration::from_millis(150),
+            "< 150 ms"
+        )
     );
     let Some(mut child) = serve(bin, &model_dir, questions).await else {
         return;
