@@ -5,13 +5,18 @@ BIN   := target/release/incus-ai
 # collection holds only what is the admin's: their notes, the installation snapshot).
 NOTES ?=
 
-.PHONY: setup build run lint test test-unprivileged eval bench clean
+.PHONY: setup build build-all run lint test test-unprivileged eval bench clean
 
 setup:
 	bash scripts/setup.sh
 
 build:
 	$(CARGO) build --release --locked
+
+# The binary and the examples in one build: the examples' dev-dependencies turn on more
+# features of shared crates (libc, tokio), so building them apart compiles the tree twice.
+build-all:
+	$(CARGO) build --release --locked --bins --examples
 
 # The main job: mirror the docs (the site, or the installed package's docs when it is
 # unreachable) and the notes, update the index, export the AIChat knowledge bases (AIChat's
@@ -36,11 +41,11 @@ test-unprivileged:
 	$(CARGO) test --locked --lib --bins --tests
 
 # Retrieval quality on ../shared/eval/dev.jsonl (fails below the targets).
-eval: build
+eval: build-all
 	$(CARGO) run --release --locked --example eval
 
 # Speed and memory on this machine.
-bench: build
+bench: build-all
 	$(CARGO) run --release --locked --example bench
 	$(CARGO) run --release --locked --example bench_parsers
 
