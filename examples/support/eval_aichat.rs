@@ -127,8 +127,12 @@ pub async fn run(bin: &Path, html: &DataDir, sets: &[(&str, &[Question])]) {
     let t = Instant::now();
     let mut n = 0;
     for (name, qs) in sets {
-        let (with, with_bytes) = measure(&aichat, dir.path(), "incus", qs);
-        let (without, without_bytes) = measure(&aichat, dir.path(), "incus-rrf", qs);
+        // The two columns side by side on the two cores (`serve` answers both).
+        let ((with, with_bytes), (without, without_bytes)) = std::thread::scope(|s| {
+            let with = s.spawn(|| measure(&aichat, dir.path(), "incus", qs));
+            let without = measure(&aichat, dir.path(), "incus-rrf", qs);
+            (with.join().expect("the reranked column"), without)
+        });
         n += 2 * qs.len();
         println!("{name:<8} {with:>26.3} {with_bytes:>16} {without:>26.3} {without_bytes:>16}");
     }
