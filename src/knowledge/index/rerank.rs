@@ -45,8 +45,9 @@ pub struct Budget {
     pub max_bytes: usize,
 }
 
-/// At most 12 chunks (AIChat's chunks of the local model are 1,000 bytes) within 7,900 bytes: the median context `aichat --rag incus` injects stays
-/// under 8 KB (7.5 KB measured by `make eval`).
+/// At most 12 chunks (AIChat's chunks of the local model are 1,000 bytes) within 7,900
+/// bytes: the median context `aichat --rag incus` injects stays under 8 KB (7.5 KB measured by
+/// `make eval`).
 impl Default for Budget {
     fn default() -> Self {
         Budget {
