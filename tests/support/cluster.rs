@@ -159,6 +159,22 @@ impl Cluster {
         );
     }
 
+    /// Deletes an instance, waiting out a stop that races the delete: an
+    /// instance whose start just failed can be stopping on its own while
+    /// `delete --force` tries to stop it ("The instance is already stopped").
+    pub fn delete_instance(&self, name: &str) {
+        let mut last = String::new();
+        for _ in 0..20 {
+            let o = self.incus(&["delete", name, "--force"]);
+            if o.status.success() {
+                return;
+            }
+            last = String::from_utf8_lossy(&o.stderr).into_owned();
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        panic!("incus delete {name} --force: {last}");
+    }
+
     pub fn doctor(&self, env: &Env, extra: &[&str]) -> Run {
         let mut args = vec!["doctor", "--json"];
         args.extend_from_slice(extra);
