@@ -190,3 +190,59 @@ fn a_missing_or_damaged_model_leaves_bm25_and_says_so_once() {
     );
     assert_eq!(local_search(&env, "nightly exports NAS").1, "");
 }
+
+/// A reranked question is searched (its dense list) and then compared with each candidate
+/// (their nearness): the query is embedded once for both, and again only when it changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_is_embedded_once_however_often_it_is_used() {
+    use incus_ai::knowledge::embed::remote::embed_query;
+    use incus_ai::knowledge::embed::{model_dir, model_id};
+    use incus_ai::knowledge::index::{Features, Scope, Searcher};
+    use std::sync::Arc;
+    use support::http::{Response, Server};
+
+    let env = Env::new();
+    setup(&env);
+    let r = env.run(&["index", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // An embedding server on loopback that counts what it is asked (every query gets the
+    // same vector: the count is what is tested, not the ranking).
+    let model = model_id(&model_dir(None));
+    let body = serde_json::json!({
+        "object": "list",
+        "model": model,
+        "data": [{"object": "embedding", "index": 0, "embedding": vec![0.05f32; 384]}],
+    })
+    .to_string();
+    let server = Server::start(Arc::new(move |_| Response::new(200, body.clone()))).await;
+    let index = env.data().join("index");
+    let paths = tokio::task::spawn_blocking(move || {
+        let answers = embed_query(server.addr, &model, 384, "the server answers").is_some();
+        assert!(answers, "the counting server's answer is taken");
+        let model = model_dir(None);
+        let searcher = Searcher::open(&index, Some(&model))
+            .unwrap()
+            .with_query_server(server.addr);
+        let question = "how do I move a container to another cluster member";
+        for _ in 0..3 {
+            searcher
+                .search_with(question, Scope::Docs, 10, Features::ALL)
+                .unwrap();
+            searcher.similarity(question, &[vec![1]]);
+        }
+        let once = server.paths().len() - 1;
+        searcher
+            .search_with("zfs pool full", Scope::Docs, 10, Features::ALL)
+            .unwrap();
+        (once, server.paths())
+    })
+    .await
+    .unwrap();
+    assert_eq!(paths.0, 1, "one question, one embedding: {:?}", paths.1);
+    assert_eq!(
+        paths.1.len(),
+        3,
+        "a new question is embedded: {:?}",
+        paths.1
+    );
+}

@@ -201,7 +201,14 @@ async fn serve_connection<S>(
         if !resp.delay.is_zero() {
             tokio::time::sleep(resp.delay).await;
         }
+        let close = req
+            .headers
+            .get("connection")
+            .is_some_and(|c| c.eq_ignore_ascii_case("close"));
         if write_response(&mut sock, &req, &resp).await.is_err() || resp.cut_after.is_some() {
+            return;
+        }
+        if close {
             return;
         }
     }

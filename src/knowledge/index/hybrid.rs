@@ -2,7 +2,7 @@
 //! local model (loaded on the first query), the sections nearest to it, and reciprocal-rank
 //! fusion with the BM25 ranking.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -24,6 +24,10 @@ const MIN_SIMILARITY: f32 = 0.15;
 /// (10, 20, 35, 60, 120): recall@5 +0.025 to +0.05 on the dev, real and hard sets, MRR@10 as
 /// good or better everywhere within one question.
 const RRF_K: f32 = 35.0;
+/// Queries whose vectors are kept (1.5 KiB each): a reranked AIChat question is needed for
+/// the dense list and again for its candidates' nearness, and `make eval` asks each of its
+/// 190 questions under some twenty configurations.
+const RECENT_QUERIES: usize = 256;
 
 /// The vectors of an index generation, the model that embeds queries, and where each vector's
 /// section document is.
@@ -37,6 +41,8 @@ pub struct Dense {
     /// A running `incus-ai serve` to embed queries with before the model is loaded here;
     /// cleared when it does not answer.
     server: Mutex<Option<SocketAddr>>,
+    /// The last queries' vectors, newest last (a query is embedded once, not once per use).
+    recent: Mutex<VecDeque<(String, Vec<f32>)>>,
 }
 
 impl Dense {
@@ -75,6 +81,7 @@ impl Dense {
             model_dir,
             model: OnceLock::new(),
             server: Mutex::new(None),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_QUERIES)),
         }
     }
 
@@ -87,6 +94,22 @@ impl Dense {
                 .get_mut()
                 .unwrap_or_else(PoisonError::into_inner) = Some(addr);
         }
+    }
+
+    /// The query's vector: computed once for the last few queries, else embedded.
+    fn query_vector(&self, query: &str) -> Option<Vec<f32>> {
+        let recent = || self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, v)) = recent().iter().find(|(q, _)| q == query) {
+            return Some(v.clone());
+        }
+        // Not held while embedding: another query may be embedded meanwhile.
+        let v = self.embed_queries(&[query])?.pop()?;
+        let mut recent = recent();
+        if recent.len() == RECENT_QUERIES {
+            recent.pop_front();
+        }
+        recent.push_back((query.to_string(), v.clone()));
+        Some(v)
     }
 
     /// The queries' vectors: from the server while it answers, else from the model here.
@@ -143,7 +166,7 @@ impl Dense {
         collection: Option<Collection>,
         k: usize,
     ) -> Vec<(DocAddress, f32)> {
-        let Some(q) = self.embed_queries(&[query]).and_then(|mut v| v.pop()) else {
+        let Some(q) = self.query_vector(query) else {
             return Vec::new();
         };
         self.vectors
@@ -158,7 +181,7 @@ impl Dense {
     /// a group none of whose sections has a vector, and for all when the query cannot be
     /// embedded.
     pub fn similarity(&self, query: &str, groups: &[Vec<u64>]) -> Vec<Option<f32>> {
-        let Some(q) = self.embed_queries(&[query]).and_then(|mut v| v.pop()) else {
+        let Some(q) = self.query_vector(query) else {
             return vec![None; groups.len()];
         };
         groups
