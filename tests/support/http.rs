@@ -205,10 +205,10 @@ async fn serve_connection<S>(
             .headers
             .get("connection")
             .is_some_and(|c| c.eq_ignore_ascii_case("close"));
-        if write_response(&mut sock, &req, &resp).await.is_err() || resp.cut_after.is_some() {
-            return;
-        }
-        if close {
+        if write_response(&mut sock, &req, &resp).await.is_err()
+            || resp.cut_after.is_some()
+            || close
+        {
             return;
         }
     }
