@@ -14,7 +14,7 @@ use incus_ai::aichat::rag::{self as export, ExportOptions};
 use incus_ai::knowledge::embed;
 use incus_ai::util::paths::DataDir;
 
-use super::{Question, norm};
+use super::{Question, batches, norm};
 
 /// What AIChat put between `<context>` and `</context>` for `question`, with RAG `rag`.
 fn context(aichat: &Path, config_dir: &Path, rag: &str, question: &str) -> String {
@@ -36,22 +36,26 @@ fn context(aichat: &Path, config_dir: &Path, rag: &str, question: &str) -> Strin
     }
 }
 
-/// The share of `qs` whose context holds one of their answer phrases, and the median context
+/// For each of `qs`: whether its context holds one of its answer phrases, and the context's
 /// size in bytes.
-fn measure(aichat: &Path, config_dir: &Path, rag: &str, qs: &[Question]) -> (f64, usize) {
-    let mut sizes = Vec::new();
-    let mut found = 0;
-    for q in qs {
-        let ctx = context(aichat, config_dir, rag, &q.question);
-        sizes.push(ctx.len());
-        let n = norm(&ctx);
-        if q.must_contain.iter().any(|m| n.contains(&norm(m))) {
-            found += 1;
-        }
-    }
+fn measure(aichat: &Path, config_dir: &Path, rag: &str, qs: &[Question]) -> Vec<(bool, usize)> {
+    qs.iter()
+        .map(|q| {
+            let ctx = context(aichat, config_dir, rag, &q.question);
+            let n = norm(&ctx);
+            let found = q.must_contain.iter().any(|m| n.contains(&norm(m)));
+            (found, ctx.len())
+        })
+        .collect()
+}
+
+/// The share of `outcomes` with an answer phrase, and the median context size in bytes.
+fn summary(outcomes: &[(bool, usize)]) -> (f64, usize) {
+    let found = outcomes.iter().filter(|(f, _)| *f).count();
+    let mut sizes: Vec<usize> = outcomes.iter().map(|(_, b)| *b).collect();
     sizes.sort_unstable();
     let median = sizes.get(sizes.len() / 2).copied().unwrap_or(0);
-    (found as f64 / qs.len().max(1) as f64, median)
+    (found as f64 / outcomes.len().max(1) as f64, median)
 }
 
 /// Prints phrase-in-context and the median context per set, with and without incus-ai's
@@ -117,7 +121,7 @@ pub async fn run(bin: &Path, html: &DataDir, sets: &[(&str, &[Question])]) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     println!(
-        "{:<8} {:>26} {:>16} {:>26} {:>16}",
+        "{:<9} {:>25} {:>16} {:>26} {:>16}",
         "set",
         "phrase in context, rerank",
         "median bytes",
@@ -128,13 +132,24 @@ pub async fn run(bin: &Path, html: &DataDir, sets: &[(&str, &[Question])]) {
     let mut n = 0;
     for (name, qs) in sets {
         // The two columns side by side on the two cores (`serve` answers both).
-        let ((with, with_bytes), (without, without_bytes)) = std::thread::scope(|s| {
+        let (with, without) = std::thread::scope(|s| {
             let with = s.spawn(|| measure(&aichat, dir.path(), "incus", qs));
             let without = measure(&aichat, dir.path(), "incus-rrf", qs);
             (with.join().expect("the reranked column"), without)
         });
         n += 2 * qs.len();
-        println!("{name:<8} {with:>26.3} {with_bytes:>16} {without:>26.3} {without_bytes:>16}");
+        let line = |label: &str, ix: &[usize]| {
+            let pick = |o: &[(bool, usize)]| ix.iter().map(|&i| o[i]).collect::<Vec<_>>();
+            let ((w, wb), (wo, wob)) = (summary(&pick(&with)), summary(&pick(&without)));
+            println!("{label:<9} {w:>25.3} {wb:>16} {wo:>26.3} {wob:>16}");
+        };
+        line(name, &(0..qs.len()).collect::<Vec<_>>());
+        let batches = batches(qs);
+        if batches.len() > 1 {
+            for (b, ix) in batches {
+                line(&format!("  {b}"), &ix);
+            }
+        }
     }
     let _ = serve.kill();
     let _ = serve.wait();
