@@ -8,7 +8,9 @@
 //! of questions whose answer phrase is in what AIChat puts in front of the model.
 //!
 //! Three sets: `../shared/eval/dev.jsonl`, `tests/eval/real.jsonl` (real questions) and
-//! `tests/eval/hard.jsonl` (real admins' own words: pasted errors and symptoms).
+//! `tests/eval/hard.jsonl` (real admins' own words: pasted errors and symptoms), whose batches
+//! (`hard-a`, `hard-b`, ...: each collected after the ranking of its time was fixed) are also
+//! printed apart.
 //!
 //! Usage: cargo run --release --example eval -- [--shared DIR] [--questions FILE] [--real FILE] [--hard FILE] [--show-misses] [--keep DIR] [--no-aichat]
 //! (`INCUS_AI_EVAL_SERVER_REFERENCE=tests/fixtures/recorded/configuration-6.0.4.json` adds a
