@@ -32,13 +32,15 @@ lint:
 
 # All tests, unit and integration, the live-cluster tests included (they need root). The
 # examples are not built here (`make lint` checks them, `make eval` and `make bench` run them).
+# Release builds: the dependencies are then compiled once for the tests, `make eval` and
+# `make bench` (the model's and the index's crates are optimised in every profile anyway).
 # Without root: `make test-unprivileged`.
 test: setup
-	$(CARGO) test --locked --lib --bins --tests -- --include-ignored
+	$(CARGO) test --release --locked --lib --bins --tests -- --include-ignored
 
-# Every test but the live cluster one (no root needed).
+# Every test but the live cluster ones (no root needed).
 test-unprivileged:
-	$(CARGO) test --locked --lib --bins --tests
+	$(CARGO) test --release --locked --lib --bins --tests
 
 # Retrieval quality on ../shared/eval/dev.jsonl (fails below the targets).
 eval: build-all

@@ -147,14 +147,15 @@ fn batch(id: &str) -> &str {
     id.rsplit_once('-').map_or(id, |(b, _)| b)
 }
 
-/// The batches of `qs` in the order they first appear, with their questions' indexes.
-fn batches(qs: &[Question]) -> Vec<(&str, Vec<usize>)> {
-    let mut out: Vec<(&str, Vec<usize>)> = Vec::new();
-    for (i, q) in qs.iter().enumerate() {
+/// `outcomes` (one per question of `qs`, in order) grouped by batch, the batches in the order
+/// they first appear.
+fn by_batch<'a, T: Copy>(qs: &'a [Question], outcomes: &[T]) -> Vec<(&'a str, Vec<T>)> {
+    let mut out: Vec<(&str, Vec<T>)> = Vec::new();
+    for (q, &o) in qs.iter().zip(outcomes) {
         let b = batch(&q.id);
         match out.iter_mut().find(|(name, _)| *name == b) {
-            Some((_, ix)) => ix.push(i),
-            None => out.push((b, vec![i])),
+            Some((_, of)) => of.push(o),
+            None => out.push((b, vec![o])),
         }
     }
     out
@@ -381,11 +382,14 @@ async fn main() {
                     .map(|q| outcome(&searcher, q, f, show_misses && last))
                     .collect();
                 row(name, label, &mean(&outcomes));
-                let batches = batches(set);
-                if last && batches.len() > 1 {
-                    for (b, ix) in batches {
-                        let of: Vec<Score> = ix.iter().map(|&i| outcomes[i]).collect();
-                        row(name, &format!("  batch {b} ({})", ix.len()), &mean(&of));
+                let batches = if last {
+                    by_batch(set, &outcomes)
+                } else {
+                    Vec::new()
+                };
+                if batches.len() > 1 {
+                    for (b, of) in batches {
+                        row(name, &format!("  batch {b} ({})", of.len()), &mean(&of));
                     }
                 }
             }

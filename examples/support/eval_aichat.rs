@@ -14,7 +14,7 @@ use incus_ai::aichat::rag::{self as export, ExportOptions};
 use incus_ai::knowledge::embed;
 use incus_ai::util::paths::DataDir;
 
-use super::{Question, batches, norm};
+use super::{Question, by_batch, norm};
 
 /// What AIChat put between `<context>` and `</context>` for `question`, with RAG `rag`.
 fn context(aichat: &Path, config_dir: &Path, rag: &str, question: &str) -> String {
@@ -138,16 +138,15 @@ pub async fn run(bin: &Path, html: &DataDir, sets: &[(&str, &[Question])]) {
             (with.join().expect("the reranked column"), without)
         });
         n += 2 * qs.len();
-        let line = |label: &str, ix: &[usize]| {
-            let pick = |o: &[(bool, usize)]| ix.iter().map(|&i| o[i]).collect::<Vec<_>>();
-            let ((w, wb), (wo, wob)) = (summary(&pick(&with)), summary(&pick(&without)));
+        let line = |label: &str, with: &[(bool, usize)], without: &[(bool, usize)]| {
+            let ((w, wb), (wo, wob)) = (summary(with), summary(without));
             println!("{label:<9} {w:>25.3} {wb:>16} {wo:>26.3} {wob:>16}");
         };
-        line(name, &(0..qs.len()).collect::<Vec<_>>());
-        let batches = batches(qs);
-        if batches.len() > 1 {
-            for (b, ix) in batches {
-                line(&format!("  {b}"), &ix);
+        line(name, &with, &without);
+        let (with, without) = (by_batch(qs, &with), by_batch(qs, &without));
+        if with.len() > 1 {
+            for ((b, w), (_, wo)) in with.iter().zip(&without) {
+                line(&format!("  {b}"), w, wo);
             }
         }
     }

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::cluster::{Cluster, sh};
+use support::cluster::Cluster;
 use support::{Env, Run};
 
 fn finding(r: &Run, id: &str, subject: &str) -> Value {
@@ -263,9 +263,9 @@ fn doctor_on_a_real_cluster() {
     cluster.ok(&["project", "set", "dev", "user.api_token=projtoken-live"]);
 
     // "Why is node2 offline?": kill m2's daemon for real.
-    let k = sh(&["kill", "m2"]);
+    let k = cluster.sh(&["kill", "m2"]);
     assert!(k.status.success());
-    let w = sh(&["wait", "m2", "Offline", "60"]);
+    let w = cluster.sh(&["wait", "m2", "Offline", "60"]);
     assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stdout));
     let r = cluster.doctor(&env, &[]);
     assert_eq!(r.code, 1);
@@ -328,8 +328,8 @@ fn doctor_on_a_real_cluster() {
         "{}",
         human.stdout
     );
-    assert!(sh(&["start", "m2"]).status.success());
-    assert!(sh(&["wait", "m2", "Online", "60"]).status.success());
+    assert!(cluster.sh(&["start", "m2"]).status.success());
+    assert!(cluster.sh(&["wait", "m2", "Online", "60"]).status.success());
 
     // The installation as notes, with a planted secret that must not be written down.
     let mut c = env.cmd(&["snapshot"]);
@@ -372,11 +372,11 @@ fn doctor_on_a_real_cluster() {
         "{}",
         r.stdout
     );
-    assert!(sh(&["wait", "m3", "Online", "60"]).status.success());
+    assert!(cluster.sh(&["wait", "m3", "Online", "60"]).status.success());
 
     // Quorum lost for real: two of three voters killed. Said within seconds, nothing else asked.
-    assert!(sh(&["kill", "m2"]).status.success());
-    assert!(sh(&["kill", "m3"]).status.success());
+    assert!(cluster.sh(&["kill", "m2"]).status.success());
+    assert!(cluster.sh(&["kill", "m3"]).status.success());
     std::thread::sleep(std::time::Duration::from_secs(2));
     let start = std::time::Instant::now();
     let r = cluster.doctor(&env, &[]);
@@ -389,10 +389,10 @@ fn doctor_on_a_real_cluster() {
     let f = &r.json()["findings"][0];
     assert_eq!(f["id"], "database-quorum", "{}", r.stdout);
     assert_eq!(f["severity"], "critical");
-    assert!(sh(&["start", "m2"]).status.success());
-    assert!(sh(&["start", "m3"]).status.success());
-    assert!(sh(&["wait", "m2", "Online", "60"]).status.success());
-    assert!(sh(&["wait", "m3", "Online", "60"]).status.success());
+    assert!(cluster.sh(&["start", "m2"]).status.success());
+    assert!(cluster.sh(&["start", "m3"]).status.success());
+    assert!(cluster.sh(&["wait", "m2", "Online", "60"]).status.success());
+    assert!(cluster.sh(&["wait", "m3", "Online", "60"]).status.success());
 
     // Healthy again; instances that stopped with their members may take a moment.
     let mut r = cluster.doctor(&env, &[]);

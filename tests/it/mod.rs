@@ -1,9 +1,10 @@
-//! One module per area; the live-cluster tests share one cluster (`support::cluster`).
+//! One module per area; the live-cluster tests run on real clusters (`support::cluster`).
 
 mod admin_live;
 mod admin_writer;
 mod agent;
 mod aichat;
+mod alerts_live;
 mod doctor_live;
 mod doctor_replay;
 mod embedding;
@@ -16,4 +17,3 @@ mod serve;
 mod server_reference;
 mod servers;
 mod watch;
-mod watch_live;

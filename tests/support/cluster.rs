@@ -1,18 +1,46 @@
-//! The real three-member Incus cluster on loopback (tests/cluster/incus-cluster.sh): started
-//! once, by the first live test, for every live test of the run; the live tests take turns
-//! (each leaves every member running); torn down when the test binary exits, if this run
-//! started it.
+//! The real three-member Incus clusters on loopback (tests/cluster/incus-cluster.sh), each
+//! started once, by the first live test that asks for it, and torn down when the test binary
+//! exits if this run started it. The doctor and administration tests take turns on the shared
+//! cluster, filled with sample content (each leaves every member running); the watch test has
+//! an empty cluster of its own on other addresses, so it runs beside them. libtest runs tests
+//! in the order of their names: the live modules are named so that the two chains start at
+//! once (`it::admin_live`, then `it::alerts_live`, then `it::doctor_live`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard, Once, OnceLock};
 
 use super::{Env, Run};
 
-static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-static TURN: Mutex<()> = Mutex::new(());
+/// Where a cluster lives and what it holds.
+struct Spec {
+    /// Its `ICL_ROOT`.
+    root: &'static str,
+    /// Member N listens on 127.0.0.(offset + N).
+    host_offset: &'static str,
+    /// Sample content (image, pools, projects, instances): only one cluster may hold it, its
+    /// running instances' names being the host's.
+    sample: bool,
+}
 
-/// One live test's turn on the shared cluster.
+const SHARED: Spec = Spec {
+    root: "/var/lib/incus-ai-test",
+    host_offset: "20",
+    sample: true,
+};
+const APART: Spec = Spec {
+    root: "/var/lib/incus-ai-test-apart",
+    host_offset: "30",
+    sample: false,
+};
+
+static SHARED_CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static SHARED_TURN: Mutex<()> = Mutex::new(());
+static APART_CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static APART_TURN: Mutex<()> = Mutex::new(());
+static TEAR_DOWN: Once = Once::new();
+
+/// One live test's turn on a cluster.
 pub struct Live {
     _turn: MutexGuard<'static, ()>,
     cluster: &'static Cluster,
@@ -29,7 +57,7 @@ impl Drop for Live {
     fn drop(&mut self) {
         // The next test starts with every member running and no failed operation still
         // listed (Incus keeps finished operations for a few seconds).
-        let _ = sh(&["start", "m2"]);
+        let _ = self.cluster.sh(&["start", "m2"]);
         let start = std::time::Instant::now();
         while start.elapsed() < std::time::Duration::from_secs(20) {
             let o = self
@@ -48,12 +76,20 @@ impl Drop for Live {
 }
 
 extern "C" fn tear_down() {
-    let _ = sh(&["down"]);
+    for c in [SHARED_CLUSTER.get(), APART_CLUSTER.get()]
+        .into_iter()
+        .flatten()
+    {
+        if c.started {
+            let _ = c.sh(&["down"]);
+        }
+    }
 }
 
 /// A running test cluster.
 pub struct Cluster {
     pub root: PathBuf,
+    spec: &'static Spec,
     env: Vec<(String, String)>,
     started: bool,
 }
@@ -62,23 +98,43 @@ pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/incus-cluster.sh")
 }
 
-pub fn sh(args: &[&str]) -> std::process::Output {
+/// The harness on the cluster of `spec`.
+fn harness(spec: &Spec, args: &[&str]) -> std::process::Output {
     Command::new("bash")
         .arg(script())
         .args(args)
+        .env("ICL_ROOT", spec.root)
+        .env("ICL_HOST_OFFSET", spec.host_offset)
+        .env("ICL_SAMPLE", if spec.sample { "1" } else { "0" })
         .output()
         .expect("run the harness")
 }
 
 impl Cluster {
-    /// The shared cluster, started when no test has yet; waits for this test's turn.
+    /// The shared cluster with sample content, started when no test has yet; waits for this
+    /// test's turn.
     pub fn up() -> Live {
-        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-        let cluster = CLUSTER.get_or_init(|| {
-            let c = Cluster::start();
+        Cluster::take(&SHARED, &SHARED_CLUSTER, &SHARED_TURN)
+    }
+
+    /// An empty cluster of its own, for a test that runs beside the shared cluster's.
+    pub fn apart() -> Live {
+        Cluster::take(&APART, &APART_CLUSTER, &APART_TURN)
+    }
+
+    fn take(
+        spec: &'static Spec,
+        slot: &'static OnceLock<Cluster>,
+        turn: &'static Mutex<()>,
+    ) -> Live {
+        let turn = turn.lock().unwrap_or_else(|e| e.into_inner());
+        let cluster = slot.get_or_init(|| {
+            let c = Cluster::start(spec);
             if c.started {
                 // SAFETY: registers a plain function to run at exit.
-                unsafe { libc::atexit(tear_down) };
+                TEAR_DOWN.call_once(|| unsafe {
+                    libc::atexit(tear_down);
+                });
             }
             c
         });
@@ -88,22 +144,23 @@ impl Cluster {
         }
     }
 
-    fn start() -> Cluster {
-        let root = PathBuf::from("/var/lib/incus-ai-test");
+    fn start(spec: &'static Spec) -> Cluster {
+        let root = PathBuf::from(spec.root);
         // In CI (`CI` set) the tests always make their own cluster: one that looks healthy
         // may still carry what a run stopped mid-test changed.
-        let was_up = sh(&["status"]).status.success() && std::env::var_os("CI").is_none();
+        let was_up =
+            harness(spec, &["status"]).status.success() && std::env::var_os("CI").is_none();
         if !was_up {
             // Whatever an earlier run left (members killed mid-test, warnings and failed
             // operations of its faults) is not the healthy cluster the tests start from.
-            let out = sh(&["down"]);
+            let out = harness(spec, &["down"]);
             assert!(
                 out.status.success(),
                 "harness down failed:\n{}",
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let out = sh(&["up"]);
+        let out = harness(spec, &["up"]);
         assert!(
             out.status.success(),
             "harness up failed:\n{}",
@@ -121,9 +178,15 @@ impl Cluster {
             .collect();
         Cluster {
             root,
+            spec,
             env,
             started: !was_up,
         }
+    }
+
+    /// The harness on this cluster (`kill m2`, `start m2`, `wait m2 Online 60`, ...).
+    pub fn sh(&self, args: &[&str]) -> std::process::Output {
+        harness(self.spec, args)
     }
 
     pub fn var(&self, k: &str) -> String {

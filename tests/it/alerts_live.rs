@@ -1,4 +1,5 @@
-//! `incus-ai watch` on the real three-member cluster, delivering to a real Alertmanager
+//! `incus-ai watch` on a real three-member cluster of its own (empty, on 127.0.0.31-33, so it
+//! runs beside the doctor and administration tests' cluster), delivering to a real Alertmanager
 //! (Debian's `prometheus-alertmanager`, started here on loopback) and to a webhook receiver:
 //! quiet while healthy; a member killed fires within Incus's offline threshold, one interval
 //! and 10 s; the member it reads through frozen (SIGSTOP) fires `watch-incomplete` and resolves
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::cluster::{Cluster, sh};
+use support::cluster::Cluster;
 use support::http::{Request, Response, Server};
 use support::{Env, free_port};
 
@@ -158,28 +159,28 @@ impl Drop for Watcher {
 }
 
 /// Thaws a member frozen with SIGSTOP, whatever happens to the test.
-struct Thaw(&'static str);
+struct Thaw<'a>(&'a Cluster, &'static str);
 
-impl Drop for Thaw {
+impl Drop for Thaw<'_> {
     fn drop(&mut self) {
-        let _ = sh(&["kill", self.0, "CONT"]);
+        let _ = self.0.sh(&["kill", self.1, "CONT"]);
     }
 }
 
 /// Starts a member the test stopped, whatever happens to the test.
-struct Revive(&'static str);
+struct Revive<'a>(&'a Cluster, &'static str);
 
-impl Drop for Revive {
+impl Drop for Revive<'_> {
     fn drop(&mut self) {
-        let _ = sh(&["start", self.0]);
-        let _ = sh(&["wait", self.0, "Online", "60"]);
+        let _ = self.0.sh(&["start", self.1]);
+        let _ = self.0.sh(&["wait", self.1, "Online", "60"]);
     }
 }
 
 #[test]
 #[ignore = "needs root and starts a real 3-member Incus cluster; `make test` runs it (cargo test -- --include-ignored)"]
 fn watch_on_a_real_cluster_alerts_alertmanager_and_loses_nothing() {
-    let cluster = Cluster::up();
+    let cluster = Cluster::apart();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let status = Arc::new(AtomicU16::new(200));
     let took: Arc<Mutex<Vec<Value>>> = Arc::default();
@@ -233,7 +234,7 @@ fn watch_on_a_real_cluster_alerts_alertmanager_and_loses_nothing() {
     );
 
     // m2's incusd killed: in Alertmanager within the threshold + one interval + 10 s.
-    assert!(sh(&["kill", "m2"]).status.success());
+    assert!(cluster.sh(&["kill", "m2"]).status.success());
     let m2 = (
         "member-offline".to_string(),
         "cluster-member/m2".to_string(),
@@ -254,8 +255,8 @@ fn watch_on_a_real_cluster_alerts_alertmanager_and_loses_nothing() {
     assert!(metrics().contains("incus_ai_finding{remote=\"local\",check=\"member-offline\",severity=\"high\",subject=\"cluster-member/m2\""));
 
     // The member the watch reads through frozen: watch-incomplete, and nothing resolves.
-    assert!(sh(&["kill", "m1", "STOP"]).status.success());
-    let thaw = Thaw("m1");
+    assert!(cluster.sh(&["kill", "m1", "STOP"]).status.success());
+    let thaw = Thaw(&cluster, "m1");
     until(60, "watch-incomplete", || {
         !hooks_of("watch-incomplete", "remote/local").is_empty()
     });
@@ -269,7 +270,7 @@ fn watch_on_a_real_cluster_alerts_alertmanager_and_loses_nothing() {
     // The receiver down when m2 comes back, the watch killed -9 meanwhile, started again:
     // the resolve is delivered once, with the alert's id; Alertmanager no longer has it.
     status.store(503, Ordering::SeqCst);
-    let out = sh(&["start", "m2"]);
+    let out = cluster.sh(&["start", "m2"]);
     assert!(
         out.status.success(),
         "{}",
@@ -311,12 +312,12 @@ fn watch_on_a_real_cluster_alerts_alertmanager_and_loses_nothing() {
             hooks_of("member-offline", "cluster-member/m2").len() >= n
         });
     };
-    assert!(sh(&["kill", "m2"]).status.success());
-    let revive_m2 = Revive("m2");
+    assert!(cluster.sh(&["kill", "m2"]).status.success());
+    let revive_m2 = Revive(&cluster, "m2");
     said(3, "m2 down again");
-    assert!(sh(&["start", "m2"]).status.success());
+    assert!(cluster.sh(&["start", "m2"]).status.success());
     said(4, "m2 back again");
-    assert!(sh(&["kill", "m2"]).status.success());
+    assert!(cluster.sh(&["kill", "m2"]).status.success());
     said(5, "m2 down a third time");
     drop(revive_m2);
     std::thread::sleep(Duration::from_secs(4 * INTERVAL));
@@ -381,8 +382,8 @@ fn watch_on_a_real_cluster_alerts_alertmanager_and_loses_nothing() {
     if !before.is_empty() {
         eprintln!("m3 was said before the silence: {before:?}");
     }
-    assert!(sh(&["kill", "m3"]).status.success());
-    let revive = Revive("m3");
+    assert!(cluster.sh(&["kill", "m3"]).status.success());
+    let revive = Revive(&cluster, "m3");
     let m3 = (
         "member-offline".to_string(),
         "cluster-member/m3".to_string(),
