@@ -65,8 +65,15 @@ fn status(label: &str, ok: bool, target: &str) -> String {
     )
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // SAFETY: before the runtime starts any thread.
+    unsafe { incus_ai::knowledge::embed::fix_thread_count() };
+    tokio::runtime::Runtime::new()
+        .expect("the async runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let shared = shared::shared_dir(shared::arg("--shared"));
     let bin = PathBuf::from(shared::arg("--bin").unwrap_or_else(|| {
         let exe = std::env::current_exe().unwrap();

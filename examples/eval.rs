@@ -257,8 +257,15 @@ fn header() {
     );
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // SAFETY: before the runtime starts any thread.
+    unsafe { incus_ai::knowledge::embed::fix_thread_count() };
+    tokio::runtime::Runtime::new()
+        .expect("the async runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let args: Vec<String> = std::env::args().collect();
     let shared = shared::shared_dir(shared::arg("--shared"));
     let questions = PathBuf::from(

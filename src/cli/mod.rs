@@ -266,6 +266,8 @@ fn init_logging(quiet: bool, verbose: u8) {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    // SAFETY: the first thing the process does, while it has one thread.
+    unsafe { crate::knowledge::embed::fix_thread_count() };
     install_panic_hook();
     let cli = Cli::parse();
     init_logging(cli.quiet, cli.verbose);

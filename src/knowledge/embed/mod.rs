@@ -38,6 +38,24 @@ pub fn shared(dir: &Path) -> Result<Arc<LocalModel>, String> {
         .clone()
 }
 
+/// Fixes the model's thread count for the whole process: `RAYON_NUM_THREADS` set to the
+/// machine's physical cores, the number candle would choose, unless it (or candle's own
+/// `CANDLE_NUM_THREADS`) is already set. Without it candle works that number out again for
+/// every matrix product by reading `/proc/cpuinfo`: 48 times for a one-line query, a fifth of
+/// its time (a dev-set question embedded in 24.5 ms, 18.9 ms with the count fixed).
+///
+/// # Safety
+/// Changes the environment: call it before the process starts any other thread.
+pub unsafe fn fix_thread_count() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none()
+        && std::env::var_os("CANDLE_NUM_THREADS").is_none()
+    {
+        let n = num_cpus::get_physical().max(1);
+        // SAFETY: the caller guarantees no other thread runs.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    }
+}
+
 /// The model incus-ai installs and uses by default.
 pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
 
