@@ -66,11 +66,7 @@ fn status(label: &str, ok: bool, target: &str) -> String {
 }
 
 fn main() {
-    // SAFETY: before the runtime starts any thread.
-    unsafe { incus_ai::knowledge::embed::fix_thread_count() };
-    tokio::runtime::Runtime::new()
-        .expect("the async runtime")
-        .block_on(run());
+    shared::block_on(run());
 }
 
 async fn run() {

@@ -66,3 +66,13 @@ pub fn free_port() -> u16 {
         }
     }
 }
+
+/// Runs an example's `main` on a multi-threaded runtime, the model's thread count fixed first
+/// (while the process has one thread), as the CLI does.
+pub fn block_on<F: std::future::Future>(main: F) -> F::Output {
+    // SAFETY: called first thing in `main`, before any thread starts.
+    unsafe { incus_ai::knowledge::embed::fix_thread_count() };
+    tokio::runtime::Runtime::new()
+        .expect("the async runtime")
+        .block_on(main)
+}
