@@ -9,8 +9,9 @@ use tantivy::tokenizer::{
     Stemmer, TextAnalyzer,
 };
 
-/// Bumped whenever fields or analyzers change; an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 5;
+/// Bumped whenever fields or analyzers change; an index of another version is rebuilt (6:
+/// page documents hold a `class` too).
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// `kind` of a document that is one heading section.
 pub const KIND_SECTION: &str = "section";
@@ -220,7 +221,10 @@ pub fn prose_terms(text: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::prior_for;
+    use super::{build, prior_for, register};
+    use crate::knowledge::Collection;
+    use crate::knowledge::index::build::add_page;
+    use tantivy::{Index, IndexWriter};
 
     #[test]
     fn pages_that_rarely_answer_weigh_less() {
@@ -240,5 +244,42 @@ mod tests {
         for (path, want) in cases {
             assert_eq!(prior_for(path), want, "{path:?}");
         }
+    }
+
+    /// The columns scoring reads for every candidate are held by every document (pages too),
+    /// so tantivy reads them without an optional-column lookup.
+    #[test]
+    fn scoring_columns_are_full() {
+        let (schema, f) = build();
+        let index = Index::create_in_ram(schema);
+        register(&index);
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let page = "---\ntitle: How to manage a cluster\nurl: https://example.org/docs/howto/cluster_manage/\ndoc_path: howto/cluster_manage.md\n---\n\n# How to manage a cluster\n\nIntro.\n\n## Evacuate\n\nRun `incus cluster evacuate m1`.\n";
+        let n = add_page(
+            &writer,
+            &f,
+            Collection::Docs,
+            "docs/howto/cluster_manage.md",
+            page,
+        )
+        .unwrap();
+        assert_eq!(n, 2);
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        assert_eq!(searcher.num_docs(), 3, "two sections and the page");
+        let ff = searcher.segment_reader(0).fast_fields();
+        for name in ["page_id", "class"] {
+            let col = ff.u64(name).unwrap();
+            assert_eq!(
+                col.get_cardinality(),
+                tantivy::columnar::Cardinality::Full,
+                "{name}"
+            );
+        }
+        let prior = ff.f64("prior").unwrap();
+        assert_eq!(
+            prior.get_cardinality(),
+            tantivy::columnar::Cardinality::Full
+        );
     }
 }
