@@ -68,6 +68,13 @@ fn stages() -> Vec<(&'static str, Features)> {
             },
         ),
         (
+            "whole-page list",
+            Features {
+                page_text: false,
+                ..all
+            },
+        ),
+        (
             "dense half",
             Features {
                 dense: false,

@@ -128,9 +128,11 @@ pub(super) fn add_page(
         prior *= schema::SERVER_REFERENCE_PRIOR;
     }
     let mut n = 0;
-    let mut page_text = String::new();
-    // The page document is the page's outline: what the page is about, not every word in it.
-    repeat(&mut page_text, title, 2);
+    let mut outline = String::new();
+    let mut whole = String::new();
+    // The page document is the page's outline (what the page is about, not every word in it)
+    // and, apart, its whole text.
+    repeat(&mut outline, title, 2);
     for (ordinal, s) in page.sections.iter().enumerate() {
         let parents = s.breadcrumb[..s.breadcrumb.len().saturating_sub(1)].join(" ");
         let mut weighted = String::new();
@@ -145,7 +147,8 @@ pub(super) fn add_page(
             repeat(&mut weighted, part, 1);
             repeat(&mut flat, part, 1);
         }
-        repeat(&mut page_text, s.heading(), 1);
+        repeat(&mut whole, &flat, 1);
+        repeat(&mut outline, s.heading(), 1);
         let mut d = doc!(
             f.page_key => key,
             f.kind => KIND_SECTION,
@@ -180,7 +183,8 @@ pub(super) fn add_page(
         f.collection => collection.as_str(),
         f.url => page.meta.url.as_str(),
         f.title => title,
-        f.weighted => page_text,
+        f.weighted => outline,
+        f.page_text => whole,
         f.page_id => page_id,
         f.prior => prior,
         // Every document has a class, so scoring reads it without an optional-column lookup

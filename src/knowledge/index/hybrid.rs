@@ -228,6 +228,12 @@ pub fn say_no_vectors(model_dir: &Path) {
     });
 }
 
+/// What a place in a ranking adds to a document's fused score: `weight / (k + rank)`, `rank`
+/// counted from 0.
+pub(super) fn reciprocal_rank(rank: usize, weight: f32) -> f32 {
+    weight / (RRF_K + rank as f32 + 1.0)
+}
+
 /// Reciprocal-rank fusion of two rankings (best first): each document scores
 /// `w / (k + rank)` in each list it is in; `lexical_weight` weighs the BM25 list.
 pub fn fuse(
@@ -237,10 +243,10 @@ pub fn fuse(
 ) -> Vec<(DocAddress, f32)> {
     let mut scores: HashMap<DocAddress, f32> = HashMap::new();
     for (rank, d) in lexical.iter().enumerate() {
-        *scores.entry(*d).or_default() += lexical_weight / (RRF_K + rank as f32 + 1.0);
+        *scores.entry(*d).or_default() += reciprocal_rank(rank, lexical_weight);
     }
     for (rank, d) in dense.iter().enumerate() {
-        *scores.entry(*d).or_default() += 1.0 / (RRF_K + rank as f32 + 1.0);
+        *scores.entry(*d).or_default() += reciprocal_rank(rank, 1.0);
     }
     let mut out: Vec<(DocAddress, f32)> = scores.into_iter().collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

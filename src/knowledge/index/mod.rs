@@ -15,6 +15,7 @@ pub mod sections;
 mod settle;
 pub mod synonyms;
 pub mod vectors;
+mod whole_page;
 
 use std::path::PathBuf;
 

@@ -37,6 +37,9 @@ pub struct Features {
     pub intent: bool,
     /// Sections containing more of the question's words rank higher.
     pub coverage: bool,
+    /// Pages ranked by their whole text (the question's words scattered over a page's
+    /// sections) as a third list of the fusion.
+    pub page_text: bool,
     /// The BM25 ranking (off: dense alone, for measuring).
     pub lexical: bool,
     /// The dense ranking from the local embedding model, fused with BM25.
@@ -166,6 +169,7 @@ impl Features {
         keys: true,
         intent: true,
         coverage: true,
+        page_text: true,
         lexical: true,
         dense: true,
         distinct_pages: true,
@@ -180,6 +184,7 @@ impl Features {
         keys: false,
         intent: false,
         coverage: false,
+        page_text: false,
         lexical: true,
         dense: false,
         distinct_pages: false,

@@ -9,9 +9,9 @@ use tantivy::tokenizer::{
     Stemmer, TextAnalyzer,
 };
 
-/// Bumped whenever fields or analyzers change; an index of another version is rebuilt (6:
-/// page documents hold a `class` too).
-pub const SCHEMA_VERSION: u32 = 6;
+/// Bumped whenever fields or analyzers change; an index of another version is rebuilt (7:
+/// page documents hold their whole text in `page_text`).
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// `kind` of a document that is one heading section.
 pub const KIND_SECTION: &str = "section";
@@ -49,6 +49,9 @@ pub struct Fields {
     pub weighted: Field,
     /// Everything once, for measuring what the weighting brings.
     pub flat: Field,
+    /// All of a page's text, on its page document: the question's words scattered over a
+    /// page's sections are evidence for the page as a whole.
+    pub page_text: Field,
     /// Configuration keys the section defines.
     pub keys: Field,
     /// Markdown of the section, for display.
@@ -174,6 +177,7 @@ pub fn build() -> (Schema, Fields) {
         body: b.add_text_field("body", prose(false)),
         weighted: b.add_text_field("weighted", prose(false)),
         flat: b.add_text_field("flat", prose(false)),
+        page_text: b.add_text_field("page_text", prose(false)),
         keys: b.add_text_field("keys", keys),
         markdown: b.add_text_field("markdown", STORED),
         page_id: b.add_u64_field("page_id", FAST),

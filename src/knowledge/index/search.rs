@@ -97,7 +97,7 @@ pub struct Hit {
 pub struct Searcher {
     pub(super) reader: IndexReader,
     pub(super) fields: Fields,
-    dir: std::path::PathBuf,
+    pub(super) dir: std::path::PathBuf,
     pub(super) dense: Option<hybrid::Dense>,
     /// Each section's id by its canonical URL (read on first use, for the reranker).
     pub(super) section_ids: std::sync::OnceLock<HashMap<String, u64>>,
@@ -210,7 +210,10 @@ impl Searcher {
         } else {
             let lex: Vec<tantivy::DocAddress> = lexical.iter().map(|(_, a)| *a).collect();
             let den: Vec<tantivy::DocAddress> = dense.iter().map(|(a, _)| *a).collect();
-            let fused = hybrid::fuse(&lex, &den, LEXICAL_WEIGHT);
+            let mut fused = hybrid::fuse(&lex, &den, LEXICAL_WEIGHT);
+            if features.page_text {
+                self.add_whole_pages(&searcher, &mut fused, &both, scope, features)?;
+            }
             let named = if features.keys {
                 self.defining(&searcher, &both)?
             } else {
@@ -379,13 +382,7 @@ impl Searcher {
             .max(f32::MIN_POSITIVE);
         let mut out = HashMap::new();
         for (score, addr) in pages {
-            let ids = searcher
-                .segment_reader(addr.segment_ord)
-                .fast_fields()
-                .u64("page_id")
-                .map_err(err)?
-                .first_or_default_col(0);
-            out.insert(ids.get_val(addr.doc_id), score / best);
+            out.insert(self.page_of(searcher, addr)?, score / best);
         }
         Ok(out)
     }
@@ -429,7 +426,7 @@ impl Searcher {
     }
 
     #[allow(clippy::unused_self)]
-    fn restrict(&self, q: Box<dyn Query>, kind: &str, scope: Scope) -> Box<dyn Query> {
+    pub(super) fn restrict(&self, q: Box<dyn Query>, kind: &str, scope: Scope) -> Box<dyn Query> {
         let f = &self.fields;
         let exact = |field, value: &str| -> Box<dyn Query> {
             let t = TermQuery::new(

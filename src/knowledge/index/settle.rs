@@ -51,14 +51,7 @@ impl Searcher {
         let mut seen: HashMap<u64, usize> = HashMap::new();
         let (mut head, mut tail) = (Vec::new(), Vec::new());
         for (score, addr) in ranked {
-            let page = searcher
-                .segment_reader(addr.segment_ord)
-                .fast_fields()
-                .u64("page_id")
-                .map_err(|e| self.error(e))?
-                .first_or_default_col(0)
-                .get_val(addr.doc_id);
-            let n = seen.entry(page).or_default();
+            let n = seen.entry(self.page_of(searcher, addr)?).or_default();
             *n += 1;
             if *n <= per_page {
                 head.push((score, addr));
@@ -68,5 +61,20 @@ impl Searcher {
         }
         head.extend(tail);
         Ok(head)
+    }
+
+    /// The page a document belongs to (its `page_id`).
+    pub(super) fn page_of(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: tantivy::DocAddress,
+    ) -> Result<u64, IndexError> {
+        Ok(searcher
+            .segment_reader(addr.segment_ord)
+            .fast_fields()
+            .u64("page_id")
+            .map_err(|e| self.error(e))?
+            .first_or_default_col(0)
+            .get_val(addr.doc_id))
     }
 }
