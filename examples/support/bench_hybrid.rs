@@ -58,6 +58,23 @@ fn vm_hwm_mib(pid: u32) -> i64 {
         .map_or(0, |k| k / 1024)
 }
 
+/// The bytes of the files under `dir`, in MiB.
+fn mib_on_disk(dir: &Path) -> f64 {
+    fn bytes(dir: &Path) -> u64 {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => bytes(&e.path()),
+                _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+            })
+            .sum()
+    }
+    bytes(dir) as f64 / (1024.0 * 1024.0)
+}
+
 /// A first `refresh --use-local-model` of the site at `site` (an empty data dir, the empty
 /// embedding cache `cache`, an AIChat with nothing for RAG yet): mirror, index with its vectors
 /// and the AIChat RAG files made of the index's sections, timed together, with its peak memory.
@@ -110,6 +127,11 @@ fn refresh_cold(bin: &Path, site: &str, cache: &Path) {
         peak / 1024,
         status("cold refresh", took < Duration::from_secs(150), "<= 150 s"),
         status("memory", peak / 1024 < 400, "< 400 MB"),
+    );
+    println!(
+        "on disk:                 index {:.1} MiB (with its vectors), AIChat RAG {:.1} MiB",
+        mib_on_disk(&DataDir::new(data.path().to_path_buf()).index()),
+        mib_on_disk(&aichat.path().join("rags")),
     );
 }
 

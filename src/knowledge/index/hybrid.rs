@@ -24,10 +24,11 @@ const MIN_SIMILARITY: f32 = 0.15;
 /// (10, 20, 35, 60, 120): recall@5 +0.025 to +0.05 on the dev, real and hard sets, MRR@10 as
 /// good or better everywhere within one question.
 const RRF_K: f32 = 35.0;
-/// Queries whose vectors are kept (1.5 KiB each): a reranked AIChat question is needed for
-/// the dense list and again for its candidates' nearness, and `make eval` asks each of its
-/// 190 questions under some twenty configurations.
-const RECENT_QUERIES: usize = 256;
+/// Queries whose vectors are kept, the oldest dropped first (1.5 KiB each, 1.5 MiB at most): a
+/// reranked AIChat question is needed for the dense list and again for its candidates'
+/// nearness, and `make eval` asks each of its 266 questions under some twenty configurations
+/// in turn (a cache smaller than one round keeps nothing of it).
+const RECENT_QUERIES: usize = 1024;
 
 /// The vectors of an index generation, the model that embeds queries, and where each vector's
 /// section document is.

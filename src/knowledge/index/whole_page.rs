@@ -24,7 +24,8 @@ const WEIGHT: f32 = 0.5;
 
 impl Searcher {
     /// Adds to each fused section's score its page's place among the pages whose whole text
-    /// best matches `question`, and sorts again.
+    /// best matches `question`; the order is left to [`Searcher::settle`], which sorts once
+    /// after the page priors.
     pub(super) fn add_whole_pages(
         &self,
         searcher: &tantivy::Searcher,
@@ -39,7 +40,6 @@ impl Searcher {
                 *score += hybrid::reciprocal_rank(rank, WEIGHT);
             }
         }
-        fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(())
     }
 
@@ -160,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn sections_gain_their_pages_place_and_are_sorted_again() {
+    fn sections_gain_their_pages_place() {
         let s = searcher();
         let searcher = s.reader.searcher();
         // Every section alike in the fusion: the page list alone decides.
@@ -180,9 +180,18 @@ mod tests {
             Features::ALL,
         )
         .unwrap();
-        let first = s.page_of(&searcher, fused[0].0).unwrap();
-        assert_eq!(first, schema::page_id("docs/spread.md"));
-        assert!(fused[0].1 > 0.0);
-        assert!(fused.windows(2).all(|w| w[0].1 >= w[1].1), "sorted");
+        // Each page's sections gain alike, by the page's place: `spread` holds the whole
+        // question, `repeats` and `other` one word each.
+        let mut gain: HashMap<u64, f32> = HashMap::new();
+        for (addr, score) in &fused {
+            let page = s.page_of(&searcher, *addr).unwrap();
+            let was = *gain.entry(page).or_insert(*score);
+            assert_eq!(was, *score, "every section of a page gains alike");
+        }
+        let of = |path: &str| gain[&schema::page_id(path)];
+        for other in ["docs/repeats.md", "docs/other.md"] {
+            assert!(of("docs/spread.md") > of(other), "{gain:?}");
+            assert!(of(other) > 0.0, "{gain:?}");
+        }
     }
 }
