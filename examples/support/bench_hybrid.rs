@@ -128,10 +128,12 @@ fn refresh_cold(bin: &Path, site: &str, cache: &Path) {
         status("cold refresh", took < Duration::from_secs(150), "<= 150 s"),
         status("memory", peak / 1024 < 400, "< 400 MB"),
     );
+    // AIChat's rags folder links to the RAG files, which are kept in the data dir.
+    let data = DataDir::new(data.path().to_path_buf());
     println!(
-        "on disk:                 index {:.1} MiB (with its vectors), AIChat RAG {:.1} MiB",
-        mib_on_disk(&DataDir::new(data.path().to_path_buf()).index()),
-        mib_on_disk(&aichat.path().join("rags")),
+        "on disk:                 index {:.1} MiB (with its vectors), AIChat RAG files {:.1} MiB",
+        mib_on_disk(&data.index()),
+        mib_on_disk(&data.aichat()),
     );
 }
 

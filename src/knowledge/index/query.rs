@@ -53,12 +53,25 @@ pub struct Features {
 /// `incus`, `lxdbr0` is `incusbr0`, `/var/snap/lxd/common/lxd` and `/var/lib/lxd` are
 /// `/var/lib/incus`, the daemon's commands (`lxd init`, `lxd sql`, `lxd recover`) are
 /// `incus admin` commands, `devlxd` is the guest API (`/dev/incus`, `security.guestapi`),
-/// `lxd-agent` is `incus-agent`. `lxd-to-incus`, `raw.lxc` and `lxc.*` keys stay as they are.
+/// `lxd-agent` is `incus-agent` (and `lxd-p2c`, merged into it, `incus-migrate`), the snap's
+/// `lxd.daemon` and `lxd.service`/`lxd.socket` are `incus.service`/`incus.socket`, `LXD_DIR`
+/// and the other environment variables are `INCUS_*`, the client's `~/snap/lxd/common/config`
+/// and `~/.config/lxc` are `~/.config/incus`. `lxd-to-incus`, `raw.lxc` and `lxc.*` keys stay
+/// as they are.
 pub fn modernize(question: &str) -> String {
     static RULES: std::sync::LazyLock<Vec<(regex::Regex, &'static str)>> =
         std::sync::LazyLock::new(|| {
             [
                 (r"/var/snap/lxd/common/lxd|/var/lib/lxd", "/var/lib/incus"),
+                // the client's configuration folder (the snap's and the deb's)
+                (
+                    r"(?i)\bsnap/lxd/common/config\b|\.config/lxc\b",
+                    ".config/incus",
+                ),
+                // the daemon's units and its environment
+                (r"(?i)\b(?:snap\.)?lxd\.daemon\b", "incus.service"),
+                (r"(?i)\blxd\.(service|socket)\b", "incus.$1"),
+                (r"(?i)\blxd_([a-z_]+)\b", "INCUS_$1"),
                 // the daemon's own commands moved under `incus admin`
                 (
                     r"(?i)\blxd (init|sql|recover|import|waitready|shutdown|cluster)\b",
@@ -67,6 +80,7 @@ pub fn modernize(question: &str) -> String {
                 // the guest API and its agent
                 (r"(?i)\bsecurity\.devlxd\b", "security.guestapi"),
                 (r"(?i)\bdevlxd\b|/dev/lxd\b", "/dev/incus"),
+                (r"(?i)\blxd-p2c\b", "incus-migrate"),
                 (r"(?i)\blxd-(agent|user|migrate|benchmark)\b", "incus-$1"),
                 (r"(?i)\blxdbr(\d)", "incusbr$1"),
                 (r#"(?i)(^|[\s`'"(\[$>])lxc(\s)"#, "${1}incus$2"),
@@ -109,6 +123,14 @@ fn lxd_words_become_incus_words() {
     assert_eq!(
         modernize("security.devlxd=false hides /dev/lxd; lxd-agent in the VM"),
         "security.guestapi=false hides /dev/incus; incus-agent in the VM"
+    );
+    assert_eq!(
+        modernize("lxd.daemon[51361]: Error; systemctl restart snap.lxd.daemon lxd.socket"),
+        "incus.service[51361]: Error; systemctl restart incus.service incus.socket"
+    );
+    assert_eq!(
+        modernize("LXD_DIR=/srv/lxd lxd-p2c, certs in ~/snap/lxd/common/config or ~/.config/lxc"),
+        "INCUS_DIR=/srv/lxd incus-migrate, certs in ~/.config/incus or ~/.config/incus"
     );
 }
 
