@@ -359,32 +359,42 @@ impl Searcher {
         scope: Scope,
         features: Features,
     ) -> Result<HashMap<u64, f32>, IndexError> {
-        let err = |e: tantivy::TantivyError| self.error(e);
-        let page_features = Features {
-            keys: false,
-            ..features
-        };
-        let f = &self.fields;
-        let page_q = self.restrict(
-            query::build(f, f.weighted, question, page_features),
-            KIND_PAGE,
-            scope,
-        );
-        let pages = searcher
-            .search(
-                &page_q,
-                &TopDocs::with_limit(PAGES_CONSIDERED).order_by_score(),
-            )
-            .map_err(err)?;
+        let f = self.fields.weighted;
+        let pages = self.top_pages(searcher, f, question, scope, features, PAGES_CONSIDERED)?;
         let best = pages
             .first()
             .map_or(1.0, |(s, _)| *s)
             .max(f32::MIN_POSITIVE);
-        let mut out = HashMap::new();
-        for (score, addr) in pages {
-            out.insert(self.page_of(searcher, addr)?, score / best);
-        }
-        Ok(out)
+        Ok(pages.into_iter().map(|(s, id)| (id, s / best)).collect())
+    }
+
+    /// The first `n` page documents by BM25 over their `field` (keys are matched on the
+    /// sections that define them, not on pages), best first: each one's score and page id.
+    pub(super) fn top_pages(
+        &self,
+        searcher: &tantivy::Searcher,
+        field: tantivy::schema::Field,
+        question: &str,
+        scope: Scope,
+        features: Features,
+        n: usize,
+    ) -> Result<Vec<(Score, u64)>, IndexError> {
+        let words = Features {
+            keys: false,
+            ..features
+        };
+        let q = self.restrict(
+            query::build(&self.fields, field, question, words),
+            KIND_PAGE,
+            scope,
+        );
+        let pages = searcher
+            .search(&q, &TopDocs::with_limit(n).order_by_score())
+            .map_err(|e| self.error(e))?;
+        pages
+            .into_iter()
+            .map(|(score, addr)| Ok((score, self.page_of(searcher, addr)?)))
+            .collect()
     }
 
     /// The stored fields of the ranked documents, as hits.
@@ -426,7 +436,7 @@ impl Searcher {
     }
 
     #[allow(clippy::unused_self)]
-    pub(super) fn restrict(&self, q: Box<dyn Query>, kind: &str, scope: Scope) -> Box<dyn Query> {
+    fn restrict(&self, q: Box<dyn Query>, kind: &str, scope: Scope) -> Box<dyn Query> {
         let f = &self.fields;
         let exact = |field, value: &str| -> Box<dyn Query> {
             let t = TermQuery::new(

@@ -6,10 +6,8 @@
 use std::collections::HashMap;
 
 use tantivy::DocAddress;
-use tantivy::collector::TopDocs;
 
-use super::query::{self, Features};
-use super::schema::KIND_PAGE;
+use super::query::Features;
 use super::search::{Scope, Searcher};
 use super::{IndexError, hybrid};
 
@@ -51,23 +49,17 @@ impl Searcher {
         scope: Scope,
         features: Features,
     ) -> Result<HashMap<u64, usize>, IndexError> {
-        let f = &self.fields;
-        // Keys are matched on the sections that define them, not on pages.
-        let words = Features {
-            keys: false,
-            ..features
-        };
-        let q = self.restrict(
-            query::build(f, f.page_text, question, words),
-            KIND_PAGE,
+        let pages = self.top_pages(
+            searcher,
+            self.fields.page_text,
+            question,
             scope,
-        );
-        let pages = searcher
-            .search(&q, &TopDocs::with_limit(PAGES).order_by_score())
-            .map_err(|e| self.error(e))?;
+            features,
+            PAGES,
+        )?;
         let mut out = HashMap::with_capacity(pages.len());
-        for (rank, (_, addr)) in pages.into_iter().enumerate() {
-            out.entry(self.page_of(searcher, addr)?).or_insert(rank);
+        for (rank, (_, page)) in pages.into_iter().enumerate() {
+            out.entry(page).or_insert(rank);
         }
         Ok(out)
     }
