@@ -329,7 +329,7 @@ fn doctor_on_a_real_cluster() {
         human.stdout
     );
     assert!(cluster.sh(&["start", "m2"]).status.success());
-    assert!(cluster.sh(&["wait", "m2", "Online", "60"]).status.success());
+    assert!(cluster.wait_up("m2"), "m2 back");
 
     // The installation as notes, with a planted secret that must not be written down.
     let mut c = env.cmd(&["snapshot"]);
@@ -372,7 +372,7 @@ fn doctor_on_a_real_cluster() {
         "{}",
         r.stdout
     );
-    assert!(cluster.sh(&["wait", "m3", "Online", "60"]).status.success());
+    assert!(cluster.wait_up("m3"), "m3 back");
 
     // Quorum lost for real: two of three voters killed. Said within seconds, nothing else asked.
     assert!(cluster.sh(&["kill", "m2"]).status.success());
@@ -391,8 +391,8 @@ fn doctor_on_a_real_cluster() {
     assert_eq!(f["severity"], "critical");
     assert!(cluster.sh(&["start", "m2"]).status.success());
     assert!(cluster.sh(&["start", "m3"]).status.success());
-    assert!(cluster.sh(&["wait", "m2", "Online", "60"]).status.success());
-    assert!(cluster.sh(&["wait", "m3", "Online", "60"]).status.success());
+    assert!(cluster.wait_up("m2"), "m2 back");
+    assert!(cluster.wait_up("m3"), "m3 back");
 
     // Healthy again; instances that stopped with their members may take a moment.
     let mut r = cluster.doctor(&env, &[]);

@@ -197,6 +197,24 @@ impl Cluster {
             .unwrap_or_else(|| panic!("{k}"))
     }
 
+    /// Waits (up to 60 s each) until `member` is Online and member 1 reaches it: a member
+    /// that has just rejoined may still present its own certificate instead of the cluster's
+    /// for a moment, and requests forwarded to it fail TLS verification meanwhile.
+    pub fn wait_up(&self, member: &str) -> bool {
+        if !self.sh(&["wait", member, "Online", "60"]).status.success() {
+            return false;
+        }
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(60) {
+            let target = format!("/1.0?target={member}");
+            if self.incus(&["query", &target]).status.success() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        false
+    }
+
     /// `incus` against member 1's socket.
     pub fn incus(&self, args: &[&str]) -> std::process::Output {
         self.incus_on(1, args)
