@@ -419,3 +419,34 @@ mod tests {
         assert!(keys_in("see cluster_manage.md").is_empty());
     }
 }
+
+#[cfg(test)]
+#[test]
+fn what_admins_see_finds_the_page_that_explains_it() {
+    let cases = [
+        ("ping: c1: Name or service not known", "dns"),
+        (
+            "lxc list shows an IPv6 address, but no IPv4 address",
+            "network access",
+        ),
+        ("the container has no internet", "firewall"),
+        ("failed to create dqlite connection", "quorum"),
+        (
+            "dmesg in a container shows the host's log",
+            "kernel ring buffer",
+        ),
+        (
+            "create session key: disk quota exceeded (keyring)",
+            "maxkeys",
+        ),
+        ("Failed to run: forkstart", "troubleshoot"),
+        ("the server is behind a proxy", "core.proxy_https"),
+        ("/proc/meminfo shows the host's memory", "lxcfs"),
+    ];
+    for (seen, docs_say) in cases {
+        let found = synonyms_for(&prose_terms(seen));
+        assert!(found.contains(&docs_say), "{seen:?} gave {found:?}");
+    }
+    // An IP address that is there is no symptom.
+    assert!(!synonyms_for(&prose_terms("set a static IP address")).contains(&"firewall"));
+}
