@@ -26,7 +26,7 @@ const MIN_SIMILARITY: f32 = 0.15;
 const RRF_K: f32 = 35.0;
 /// Queries whose vectors are kept, the oldest dropped first (1.5 KiB each, 1.5 MiB at most): a
 /// reranked AIChat question is needed for the dense list and again for its candidates'
-/// nearness, and `make eval` asks each of its 266 questions under some twenty configurations
+/// nearness, and `make eval` asks each of its 306 questions under some twenty configurations
 /// in turn (a cache smaller than one round keeps nothing of it).
 const RECENT_QUERIES: usize = 1024;
 
