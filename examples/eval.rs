@@ -44,6 +44,9 @@ struct Question {
     question: String,
     relevant: Vec<String>,
     must_contain: Vec<String>,
+    /// What the admin pasted or said: `error`, `symptom` or `question` (the hard set's).
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -147,12 +150,30 @@ fn batch(id: &str) -> &str {
     id.rsplit_once('-').map_or(id, |(b, _)| b)
 }
 
-/// `outcomes` (one per question of `qs`, in order) grouped by batch, the batches in the order
-/// they first appear.
-fn by_batch<'a, T: Copy>(qs: &'a [Question], outcomes: &[T]) -> Vec<(&'a str, Vec<T>)> {
-    let mut out: Vec<(&str, Vec<T>)> = Vec::new();
+/// `outcomes` (one per question of `qs`, in order) grouped by batch (`batch hard-c`), then by
+/// kind (`kind symptom`), the groups in the order they first appear; none when a set has only
+/// one batch and one kind.
+fn by_batch<T: Copy>(qs: &[Question], outcomes: &[T]) -> Vec<(String, Vec<T>)> {
+    let batches = group(qs, outcomes, |q| format!("batch {}", batch(&q.id)));
+    let kinds = group(qs, outcomes, |q| {
+        format!("kind {}", q.kind.as_deref().unwrap_or("unsaid"))
+    });
+    [batches, kinds]
+        .into_iter()
+        .filter(|g| g.len() > 1)
+        .flatten()
+        .collect()
+}
+
+/// `outcomes` grouped by `key` of their questions, the groups in the order they first appear.
+fn group<T: Copy>(
+    qs: &[Question],
+    outcomes: &[T],
+    key: impl Fn(&Question) -> String,
+) -> Vec<(String, Vec<T>)> {
+    let mut out: Vec<(String, Vec<T>)> = Vec::new();
     for (q, &o) in qs.iter().zip(outcomes) {
-        let b = batch(&q.id);
+        let b = key(q);
         match out.iter_mut().find(|(name, _)| *name == b) {
             Some((_, of)) => of.push(o),
             None => out.push((b, vec![o])),
@@ -390,10 +411,8 @@ async fn run() {
                 } else {
                     Vec::new()
                 };
-                if batches.len() > 1 {
-                    for (b, of) in batches {
-                        row(name, &format!("  batch {b} ({})", of.len()), &mean(&of));
-                    }
+                for (b, of) in batches {
+                    row(name, &format!("  {b} ({})", of.len()), &mean(&of));
                 }
             }
         }

@@ -144,10 +144,9 @@ pub async fn run(bin: &Path, html: &DataDir, sets: &[(&str, &[Question])]) {
         };
         line(name, &with, &without);
         let (with, without) = (by_batch(qs, &with), by_batch(qs, &without));
-        if with.len() > 1 {
-            for ((b, w), (_, wo)) in with.iter().zip(&without) {
-                line(&format!("  {b}"), w, wo);
-            }
+        for ((b, w), (_, wo)) in with.iter().zip(&without) {
+            let b = b.trim_start_matches("batch ").trim_start_matches("kind ");
+            line(&format!("  {b}"), w, wo);
         }
     }
     let _ = serve.kill();
