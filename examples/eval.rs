@@ -45,7 +45,6 @@ struct Question {
     relevant: Vec<String>,
     must_contain: Vec<String>,
     /// What the admin pasted or said: `error`, `symptom` or `question` (the hard set's).
-    #[serde(default)]
     kind: Option<String>,
 }
 
@@ -150,33 +149,37 @@ fn batch(id: &str) -> &str {
     id.rsplit_once('-').map_or(id, |(b, _)| b)
 }
 
-/// `outcomes` (one per question of `qs`, in order) grouped by batch (`batch hard-c`), then by
-/// kind (`kind symptom`), the groups in the order they first appear; none when a set has only
-/// one batch and one kind.
-fn by_batch<T: Copy>(qs: &[Question], outcomes: &[T]) -> Vec<(String, Vec<T>)> {
-    let batches = group(qs, outcomes, |q| format!("batch {}", batch(&q.id)));
-    let kinds = group(qs, outcomes, |q| {
-        format!("kind {}", q.kind.as_deref().unwrap_or("unsaid"))
+/// A part of a set: what it was split by (`"batch"` or `"kind"`), its name (`hard-c`,
+/// `symptom`) and the outcomes of its questions.
+type Part<'a, T> = (&'static str, &'a str, Vec<T>);
+
+/// `outcomes` (one per question of `qs`, in order) split by batch, then by kind, the parts in
+/// the order they first appear; no split of a set that has only one batch or one kind.
+fn parts<'a, T: Copy>(qs: &'a [Question], outcomes: &[T]) -> Vec<Part<'a, T>> {
+    let batches = split(qs, outcomes, "batch", |q| batch(&q.id));
+    let kinds = split(qs, outcomes, "kind", |q| {
+        q.kind.as_deref().unwrap_or("unsaid")
     });
     [batches, kinds]
         .into_iter()
-        .filter(|g| g.len() > 1)
+        .filter(|p| p.len() > 1)
         .flatten()
         .collect()
 }
 
-/// `outcomes` grouped by `key` of their questions, the groups in the order they first appear.
-fn group<T: Copy>(
-    qs: &[Question],
+/// `outcomes` split by `key` of their questions, the parts in the order they first appear.
+fn split<'a, T: Copy>(
+    qs: &'a [Question],
     outcomes: &[T],
-    key: impl Fn(&Question) -> String,
-) -> Vec<(String, Vec<T>)> {
-    let mut out: Vec<(String, Vec<T>)> = Vec::new();
+    by: &'static str,
+    key: impl Fn(&'a Question) -> &'a str,
+) -> Vec<Part<'a, T>> {
+    let mut out: Vec<Part<'a, T>> = Vec::new();
     for (q, &o) in qs.iter().zip(outcomes) {
-        let b = key(q);
-        match out.iter_mut().find(|(name, _)| *name == b) {
-            Some((_, of)) => of.push(o),
-            None => out.push((b, vec![o])),
+        let name = key(q);
+        match out.iter_mut().find(|(_, n, _)| *n == name) {
+            Some((_, _, of)) => of.push(o),
+            None => out.push((by, name, vec![o])),
         }
     }
     out
@@ -406,13 +409,13 @@ async fn run() {
                     .map(|q| outcome(&searcher, q, f, show_misses && last))
                     .collect();
                 row(name, label, &mean(&outcomes));
-                let batches = if last {
-                    by_batch(set, &outcomes)
+                let parts = if last {
+                    parts(set, &outcomes)
                 } else {
                     Vec::new()
                 };
-                for (b, of) in batches {
-                    row(name, &format!("  {b} ({})", of.len()), &mean(&of));
+                for (by, part, of) in parts {
+                    row(name, &format!("  {by} {part} ({})", of.len()), &mean(&of));
                 }
             }
         }

@@ -14,7 +14,7 @@ use incus_ai::aichat::rag::{self as export, ExportOptions};
 use incus_ai::knowledge::embed;
 use incus_ai::util::paths::DataDir;
 
-use super::{Question, by_batch, norm};
+use super::{Question, norm, parts};
 
 /// What AIChat put between `<context>` and `</context>` for `question`, with RAG `rag`.
 fn context(aichat: &Path, config_dir: &Path, rag: &str, question: &str) -> String {
@@ -143,10 +143,9 @@ pub async fn run(bin: &Path, html: &DataDir, sets: &[(&str, &[Question])]) {
             println!("{label:<9} {w:>25.3} {wb:>16} {wo:>26.3} {wob:>16}");
         };
         line(name, &with, &without);
-        let (with, without) = (by_batch(qs, &with), by_batch(qs, &without));
-        for ((b, w), (_, wo)) in with.iter().zip(&without) {
-            let b = b.trim_start_matches("batch ").trim_start_matches("kind ");
-            line(&format!("  {b}"), w, wo);
+        let (with, without) = (parts(qs, &with), parts(qs, &without));
+        for ((_, part, w), (_, _, wo)) in with.iter().zip(&without) {
+            line(&format!("  {part}"), w, wo);
         }
     }
     let _ = serve.kill();
