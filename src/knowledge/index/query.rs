@@ -298,13 +298,39 @@ fn phrase(
 /// Weight of a word the question did not use but the docs do.
 const SYNONYM_WEIGHT: f32 = 0.5;
 
+/// What the docs say for one thing an admin says, analyzed once.
+pub struct Alternative {
+    /// The docs' words as the table writes them (a dotted one is a configuration key).
+    pub written: &'static str,
+    /// Those words as prose terms.
+    pub terms: Vec<String>,
+}
+
+/// The synonym table with both sides analyzed: (what the admin says, what the docs say).
+/// Analyzed once, not each time a query is built.
+static ANALYZED: LazyLock<Vec<(Vec<String>, Vec<Alternative>)>> = LazyLock::new(|| {
+    SYNONYMS
+        .iter()
+        .map(|(said, written)| {
+            let alternatives = written
+                .iter()
+                .map(|w| Alternative {
+                    written: w,
+                    terms: prose_terms(w),
+                })
+                .collect();
+            (prose_terms(said), alternatives)
+        })
+        .filter(|(said, _)| !said.is_empty())
+        .collect()
+});
+
 /// What the docs call the things a question (as analyzed terms) talks about.
-pub fn synonyms_for(terms: &[String]) -> Vec<&'static str> {
+pub fn synonyms_for(terms: &[String]) -> Vec<&'static Alternative> {
     let mut out = Vec::new();
-    for (said, written) in SYNONYMS {
-        let said = prose_terms(said);
-        if !said.is_empty() && terms.windows(said.len()).any(|w| w == said.as_slice()) {
-            out.extend(written.iter().copied());
+    for (said, alternatives) in ANALYZED.iter() {
+        if terms.windows(said.len()).any(|w| w == said.as_slice()) {
+            out.extend(alternatives);
         }
     }
     out
@@ -321,9 +347,10 @@ pub fn content_terms(question: &str, synonyms: bool) -> Vec<Vec<String>> {
             let mut group = vec![t.clone()];
             if synonyms {
                 for alt in synonyms_for(std::slice::from_ref(&t)) {
-                    let alt_terms = prose_terms(alt);
-                    if alt_terms.len() == 1 && !group.contains(&alt_terms[0]) {
-                        group.push(alt_terms[0].clone());
+                    if let [only] = alt.terms.as_slice()
+                        && !group.contains(only)
+                    {
+                        group.push(only.clone());
                     }
                 }
             }
@@ -376,10 +403,10 @@ pub fn build(fields: &Fields, field: Field, question: &str, features: Features) 
 
     if features.synonyms {
         for alt in synonyms_for(&all) {
-            let terms = prose_terms(alt);
-            if alt.contains('.') && features.keys {
+            let terms = &alt.terms;
+            if alt.written.contains('.') && features.keys {
                 let q = TermQuery::new(
-                    Term::from_field_text(fields.keys, alt),
+                    Term::from_field_text(fields.keys, alt.written),
                     IndexRecordOption::Basic,
                 );
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 1.5))));
@@ -388,7 +415,7 @@ pub fn build(fields: &Fields, field: Field, question: &str, features: Features) 
                     clauses.push(term(field, &terms[0], SYNONYM_WEIGHT));
                 }
             } else {
-                clauses.extend(phrase(field, &terms, 0, SYNONYM_WEIGHT * 1.5));
+                clauses.extend(phrase(field, terms, 0, SYNONYM_WEIGHT * 1.5));
             }
         }
     }
@@ -418,35 +445,42 @@ mod tests {
         assert!(keys_in("upgrade to 6.0.4").is_empty());
         assert!(keys_in("see cluster_manage.md").is_empty());
     }
-}
 
-#[cfg(test)]
-#[test]
-fn what_admins_see_finds_the_page_that_explains_it() {
-    let cases = [
-        ("ping: c1: Name or service not known", "dns"),
-        (
-            "lxc list shows an IPv6 address, but no IPv4 address",
-            "network access",
-        ),
-        ("the container has no internet", "firewall"),
-        ("failed to create dqlite connection", "quorum"),
-        (
-            "dmesg in a container shows the host's log",
-            "kernel ring buffer",
-        ),
-        (
-            "create session key: disk quota exceeded (keyring)",
-            "maxkeys",
-        ),
-        ("Failed to run: forkstart", "troubleshoot"),
-        ("the server is behind a proxy", "core.proxy_https"),
-        ("/proc/meminfo shows the host's memory", "lxcfs"),
-    ];
-    for (seen, docs_say) in cases {
-        let found = synonyms_for(&prose_terms(seen));
-        assert!(found.contains(&docs_say), "{seen:?} gave {found:?}");
+    /// The docs' words the table adds to `seen`.
+    fn written(seen: &str) -> Vec<&'static str> {
+        synonyms_for(&prose_terms(seen))
+            .iter()
+            .map(|a| a.written)
+            .collect()
     }
-    // An IP address that is there is no symptom.
-    assert!(!synonyms_for(&prose_terms("set a static IP address")).contains(&"firewall"));
+
+    #[test]
+    fn what_admins_see_finds_the_page_that_explains_it() {
+        let cases = [
+            ("ping: c1: Name or service not known", "dns"),
+            (
+                "lxc list shows an IPv6 address, but no IPv4 address",
+                "network access",
+            ),
+            ("the container has no internet", "firewall"),
+            ("failed to create dqlite connection", "quorum"),
+            (
+                "dmesg in a container shows the host's log",
+                "kernel ring buffer",
+            ),
+            (
+                "create session key: disk quota exceeded (keyring)",
+                "maxkeys",
+            ),
+            ("Failed to run: forkstart", "troubleshoot"),
+            ("the server is behind a proxy", "core.proxy_https"),
+            ("/proc/meminfo shows the host's memory", "lxcfs"),
+        ];
+        for (seen, docs_say) in cases {
+            let found = written(seen);
+            assert!(found.contains(&docs_say), "{seen:?} gave {found:?}");
+        }
+        // An IP address that is there is no symptom.
+        assert!(!written("set a static IP address").contains(&"firewall"));
+    }
 }
