@@ -48,10 +48,13 @@ pub async fn admin_live(socket: &Path) {
         project: None,
     };
     let audit_dir = tempfile::tempdir().expect("tempdir");
+    // One connection pool for the process, as `ask --allow-changes` has: a second pool of its
+    // own next to the first stalls incusd's unix socket (the first GET of about one run in
+    // two hung until its timeout).
+    let writer = Writer::connect(&target, Duration::from_secs(10)).expect("writer");
     let changes = |d: Decision| {
-        let writer = Writer::connect(&target, Duration::from_secs(10)).expect("writer");
         Changes::new(
-            writer,
+            writer.clone(),
             Box::new(Fixed(d)),
             Audit::in_data_dir(audit_dir.path()),
         )
