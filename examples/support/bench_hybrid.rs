@@ -317,7 +317,9 @@ async fn serve(bin: &Path, model_dir: &Path, questions: &[String]) -> Option<Ser
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let ready = t.elapsed();
-    let client = reqwest::Client::new();
+    let client = incus_ai::util::http::builder()
+        .build()
+        .expect("HTTP client");
     let url = format!("http://127.0.0.1:{port}/v1/embeddings");
     let mut lat = Vec::new();
     for q in questions.iter().cycle().take(100) {

@@ -19,10 +19,27 @@ pub enum BodyError {
     Transport(#[from] reqwest::Error),
 }
 
+/// `reqwest::Client::builder()`, with the process's TLS crypto provider installed first (every
+/// HTTP client of incus-ai is built from here). reqwest is built without a provider of its
+/// own: its default, aws-lc, is a C library whose build was the slowest part of compiling
+/// incus-ai; rustls's ring provider does the same job.
+pub fn builder() -> reqwest::ClientBuilder {
+    install_tls_provider();
+    reqwest::Client::builder()
+}
+
+/// Makes ring the process's rustls crypto provider, once (one installed before is kept).
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// A client builder with incus-ai's defaults: its user agent, no proxy from the environment,
 /// `timeout` for whole requests and at most 10 s to connect.
 pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+    builder()
         .user_agent(concat!("incus-ai/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))

@@ -397,6 +397,8 @@ async fn mcp_over_http<H: rmcp::ClientHandler>(
     use rmcp::model::CallToolRequestParams;
     use rmcp::transport::StreamableHttpClientTransport;
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    // rmcp builds its reqwest client itself: the TLS provider incus-ai installs comes first.
+    incus_ai::util::http::install_tls_provider();
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string());
     if let Some(t) = token {
         config = config.auth_header(t.to_string());

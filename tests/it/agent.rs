@@ -695,6 +695,8 @@ async fn a_real_mcp_client_uses_the_server_over_stdio_and_over_http() {
         .expect(&line)
         .trim()
         .to_string();
+    // rmcp builds its reqwest client itself: the TLS provider incus-ai installs comes first.
+    incus_ai::util::http::install_tls_provider();
     let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
     check_session(&mcp_session(client).await);
     let r = w.run(&["mcp", "--listen", "0.0.0.0:0"]).await;

@@ -53,7 +53,9 @@ fn post(url: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let r = reqwest::Client::new()
+        let r = incus_ai::util::http::builder()
+            .build()
+            .unwrap()
             .post(url)
             .header("content-type", "application/json")
             .body(body)
@@ -113,7 +115,11 @@ fn serve_answers_openai_embeddings_and_refuses_bad_requests() {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let models: serde_json::Value = rt.block_on(async {
-        reqwest::get(format!("{}/models", s.base))
+        incus_ai::util::http::builder()
+            .build()
+            .unwrap()
+            .get(format!("{}/models", s.base))
+            .send()
             .await
             .unwrap()
             .json()

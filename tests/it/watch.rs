@@ -382,7 +382,13 @@ async fn metrics_and_prometheus_rules() {
     let url = format!("http://127.0.0.1:{port}/metrics");
     let mut text = String::new();
     for _ in 0..100 {
-        if let Ok(r) = reqwest::get(&url).await {
+        if let Ok(r) = incus_ai::util::http::builder()
+            .build()
+            .unwrap()
+            .get(&url)
+            .send()
+            .await
+        {
             text = r.text().await.unwrap_or_default();
             if text.contains("incus_ai_finding{") {
                 break;

@@ -356,7 +356,7 @@ pub(crate) fn http_client(
     target: &Target,
     timeout: Duration,
 ) -> Result<(reqwest::Client, String, usize), ClientError> {
-    let builder = reqwest::Client::builder()
+    let builder = crate::util::http::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .user_agent(concat!("incus-ai/", env!("CARGO_PKG_VERSION")))

@@ -25,7 +25,7 @@ pub async fn local_server_version(timeout: Duration) -> Option<String> {
     if !path.exists() {
         return None;
     }
-    let client = reqwest::Client::builder()
+    let client = crate::util::http::builder()
         .unix_socket(path)
         .timeout(timeout)
         .build()

@@ -124,7 +124,7 @@ pub fn client_config(
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| bad(key_path, format!("not a PEM private key: {e}")))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| bad(cert_path, e.to_string()))?;

@@ -143,7 +143,7 @@ pub fn client(scope: &Url, opts: &CrawlOptions) -> reqwest::Client {
             attempt.error(OffSiteRedirect(to))
         }
     });
-    reqwest::Client::builder()
+    crate::util::http::builder()
         .user_agent(concat!(
             "incus-ai/",
             env!("CARGO_PKG_VERSION"),
