@@ -25,6 +25,7 @@ rule "nothing imports the CLI" src 'crate::cli\b' '^src/(cli/|main\.rs)'
 rule "the application layer imports diagnosis, knowledge and util (never the agent, admin, watch or the CLI)" src/app 'crate::(aichat|agent|admin|cli|config|refresh|watch)\b'
 rule "watch imports app, diagnosis and util only (never the agent, admin or the CLI)" src/watch 'crate::(knowledge|aichat|agent|admin|cli|config|refresh)\b'
 rule "nothing but the CLI imports watch" src 'crate::watch\b' '^src/(cli/|watch/|main\.rs)'
+rule "every HTTP client is built by util::http::builder (it installs the TLS provider reqwest is built without)" src 'reqwest::(Client::(builder|new)\(|get\()|ClientBuilder::new\(' '^src/util/http\.rs:'
 # No file in src/ over 500 lines.
 while read -r n f; do
     if [ "$f" != total ] && [ "$n" -gt 500 ]; then
