@@ -380,15 +380,10 @@ async fn metrics_and_prometheus_rules() {
         .stderr(std::process::Stdio::null());
     let _watch = c.spawn().unwrap();
     let url = format!("http://127.0.0.1:{port}/metrics");
+    let http = incus_ai::util::http::builder().build().unwrap();
     let mut text = String::new();
     for _ in 0..100 {
-        if let Ok(r) = incus_ai::util::http::builder()
-            .build()
-            .unwrap()
-            .get(&url)
-            .send()
-            .await
-        {
+        if let Ok(r) = http.get(&url).send().await {
             text = r.text().await.unwrap_or_default();
             if text.contains("incus_ai_finding{") {
                 break;
