@@ -262,6 +262,11 @@ async fn a_second_mirror_costs_304s_and_only_changed_pages_are_reindexed() {
         (Some(1), Some(0)),
         "{j}"
     );
+    // Searches pay per segment: the update leaves one, as the first build did.
+    let index = incus_ai::knowledge::index::build::current_dir(&env.data().join("index")).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(index.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["segments"].as_array().unwrap().len(), 1, "{meta}");
     let r = env
         .run_async(&["search", "--json", "-n", "1", "snapshots created with"])
         .await;

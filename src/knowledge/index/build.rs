@@ -488,6 +488,12 @@ fn write(
     let mut prepared = writer.prepare_commit().map_err(tantivy_err)?;
     prepared.set_payload(&payload);
     prepared.commit().map_err(tantivy_err)?;
+    // One segment: each writer thread leaves its own and each update adds more, and every
+    // query pays per segment (a term looked up, a scorer built, a top list merged).
+    let segments = index.searchable_segment_ids().map_err(tantivy_err)?;
+    if segments.len() > 1 {
+        writer.merge(&segments).wait().map_err(tantivy_err)?;
+    }
     writer.wait_merging_threads().map_err(tantivy_err)?;
     Ok(sections)
 }

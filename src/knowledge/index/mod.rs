@@ -2,6 +2,7 @@
 //! the doctor (doc links) and the agent.
 
 pub mod build;
+mod columns;
 pub mod dense;
 pub mod hybrid;
 pub mod lookup;

@@ -11,11 +11,12 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocId, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
 
 use super::build::current_dir;
+use super::columns::Columns;
 use super::query::Intent;
 use super::query::{self, Features};
 use super::schema::{self, Fields, KIND_PAGE, KIND_SECTION, SectionClass};
 use super::vectors::Vectors;
-use super::{IndexError, hybrid};
+use super::{IndexError, hybrid, settle};
 use crate::knowledge::Collection;
 
 /// Pages whose outline (title and headings) match can lift their sections.
@@ -184,6 +185,7 @@ impl Searcher {
     ) -> Result<Vec<Hit>, IndexError> {
         let limit = limit.clamp(1, MAX_LIMIT);
         let searcher = self.reader.searcher();
+        let columns = Columns::open(&searcher).map_err(|e| self.error(e))?;
         // LXD's words: BM25 gets both spellings (the migration pages say "LXD"), the model
         // the Incus ones.
         let modern = query::modernize(question);
@@ -194,7 +196,7 @@ impl Searcher {
         };
         let want = limit.max(hybrid::CANDIDATES);
         let lexical = if features.lexical {
-            self.lexical(&searcher, &both, scope, want, features)?
+            self.lexical(&searcher, &columns, &both, scope, want, features)?
         } else {
             Vec::new()
         };
@@ -212,14 +214,14 @@ impl Searcher {
             let den: Vec<tantivy::DocAddress> = dense.iter().map(|(a, _)| *a).collect();
             let mut fused = hybrid::fuse(&lex, &den, LEXICAL_WEIGHT);
             if features.page_text {
-                self.add_whole_pages(&searcher, &mut fused, &both, scope, features)?;
+                self.add_whole_pages(&searcher, &columns, &mut fused, &both, scope, features)?;
             }
             let named = if features.keys {
                 self.defining(&searcher, &both)?
             } else {
                 HashSet::new()
             };
-            self.settle(&searcher, fused, features, &named)?
+            settle::settle(&columns, fused, features, &named)
         };
         // One page per place when asked; a fused ranking two sections of a page at most.
         let per_page = match (features.distinct_pages, fused) {
@@ -228,7 +230,7 @@ impl Searcher {
             (false, false) => None,
         };
         let top = match per_page {
-            Some(n) => self.spread(&searcher, top, n)?,
+            Some(n) => settle::spread(&columns, top, n),
             None => top,
         };
         let top = top.into_iter().take(limit).collect();
@@ -276,6 +278,7 @@ impl Searcher {
     fn lexical(
         &self,
         searcher: &tantivy::Searcher,
+        columns: &Columns,
         question: &str,
         scope: Scope,
         limit: usize,
@@ -294,9 +297,9 @@ impl Searcher {
         );
 
         let page_scores = if features.pages {
-            self.page_scores(searcher, question, scope, features)?
+            self.page_scores(searcher, columns, question, scope, features)?
         } else {
-            HashMap::new()
+            Vec::new()
         };
         let page_scores = Arc::new(page_scores);
         let use_priors = features.priors;
@@ -318,11 +321,12 @@ impl Searcher {
                 let classes = ff.u64("class").map(|c| c.first_or_default_col(0)).ok();
                 let page_scores = page_scores.clone();
                 move |doc: DocId, score: Score| {
-                    let page = ids
-                        .as_ref()
-                        .and_then(|c| page_scores.get(&c.get_val(doc)))
-                        .copied()
-                        .unwrap_or(0.0);
+                    let page = ids.as_ref().map_or(0.0, |c| {
+                        let id = c.get_val(doc);
+                        page_scores
+                            .binary_search_by_key(&id, |(p, _)| *p)
+                            .map_or(0.0, |i| page_scores[i].1)
+                    });
                     let prior = match (&priors, use_priors) {
                         (Some(p), true) => p.get_val(doc) as f32,
                         _ => 1.0,
@@ -351,28 +355,43 @@ impl Searcher {
         Ok(top)
     }
 
-    /// How well each page as a whole (its outline) matches, relative to the best page.
+    /// How well each page as a whole (its outline) matches, relative to the best page: page
+    /// ids and scores, sorted by id (looked up for every matching section; a binary search in
+    /// 30 beats hashing).
     fn page_scores(
         &self,
         searcher: &tantivy::Searcher,
+        columns: &Columns,
         question: &str,
         scope: Scope,
         features: Features,
-    ) -> Result<HashMap<u64, f32>, IndexError> {
+    ) -> Result<Vec<(u64, f32)>, IndexError> {
         let f = self.fields.weighted;
-        let pages = self.top_pages(searcher, f, question, scope, features, PAGES_CONSIDERED)?;
+        let pages = self.top_pages(
+            searcher,
+            columns,
+            f,
+            question,
+            scope,
+            features,
+            PAGES_CONSIDERED,
+        )?;
         let best = pages
             .first()
             .map_or(1.0, |(s, _)| *s)
             .max(f32::MIN_POSITIVE);
-        Ok(pages.into_iter().map(|(s, id)| (id, s / best)).collect())
+        let mut scores: Vec<(u64, f32)> = pages.into_iter().map(|(s, id)| (id, s / best)).collect();
+        scores.sort_by_key(|(id, _)| *id);
+        Ok(scores)
     }
 
     /// The first `n` page documents by BM25 over their `field` (keys are matched on the
     /// sections that define them, not on pages), best first: each one's score and page id.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn top_pages(
         &self,
         searcher: &tantivy::Searcher,
+        columns: &Columns,
         field: tantivy::schema::Field,
         question: &str,
         scope: Scope,
@@ -391,10 +410,10 @@ impl Searcher {
         let pages = searcher
             .search(&q, &TopDocs::with_limit(n).order_by_score())
             .map_err(|e| self.error(e))?;
-        pages
+        Ok(pages
             .into_iter()
-            .map(|(score, addr)| Ok((score, self.page_of(searcher, addr)?)))
-            .collect()
+            .map(|(score, addr)| (score, columns.page(addr)))
+            .collect())
     }
 
     /// The stored fields of the ranked documents, as hits.

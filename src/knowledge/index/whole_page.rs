@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use tantivy::DocAddress;
 
+use super::columns::Columns;
 use super::query::Features;
 use super::search::{Scope, Searcher};
 use super::{IndexError, hybrid};
@@ -27,14 +28,15 @@ impl Searcher {
     pub(super) fn add_whole_pages(
         &self,
         searcher: &tantivy::Searcher,
+        columns: &Columns,
         fused: &mut [(DocAddress, f32)],
         question: &str,
         scope: Scope,
         features: Features,
     ) -> Result<(), IndexError> {
-        let ranks = self.whole_pages(searcher, question, scope, features)?;
+        let ranks = self.whole_pages(searcher, columns, question, scope, features)?;
         for (addr, score) in fused.iter_mut() {
-            if let Some(&rank) = ranks.get(&self.page_of(searcher, *addr)?) {
+            if let Some(&rank) = ranks.get(&columns.page(*addr)) {
                 *score += hybrid::reciprocal_rank(rank, WEIGHT);
             }
         }
@@ -45,12 +47,14 @@ impl Searcher {
     fn whole_pages(
         &self,
         searcher: &tantivy::Searcher,
+        columns: &Columns,
         question: &str,
         scope: Scope,
         features: Features,
     ) -> Result<HashMap<u64, usize>, IndexError> {
         let pages = self.top_pages(
             searcher,
+            columns,
             self.fields.page_text,
             question,
             scope,
@@ -143,8 +147,9 @@ mod tests {
             ("project quota on instances", "docs/other.md"),
         ];
         for (question, want) in cases {
+            let columns = Columns::open(&searcher).unwrap();
             let ranks = s
-                .whole_pages(&searcher, question, Scope::Docs, Features::ALL)
+                .whole_pages(&searcher, &columns, question, Scope::Docs, Features::ALL)
                 .unwrap();
             let first = ranks.iter().find(|(_, r)| **r == 0).map(|(id, _)| *id);
             assert_eq!(first, Some(schema::page_id(want)), "{question}");
@@ -164,8 +169,10 @@ mod tests {
             .unwrap();
         let mut fused: Vec<(DocAddress, f32)> = docs.into_iter().map(|a| (a, 0.0)).collect();
         fused.sort_by_key(|(a, _)| *a);
+        let columns = Columns::open(&searcher).unwrap();
         s.add_whole_pages(
             &searcher,
+            &columns,
             &mut fused,
             "zfs quota on a volume",
             Scope::Docs,
@@ -176,7 +183,7 @@ mod tests {
         // question, `repeats` and `other` one word each.
         let mut gain: HashMap<u64, f32> = HashMap::new();
         for (addr, score) in &fused {
-            let page = s.page_of(&searcher, *addr).unwrap();
+            let page = columns.page(*addr);
             let was = *gain.entry(page).or_insert(*score);
             assert_eq!(was, *score, "every section of a page gains alike");
         }
