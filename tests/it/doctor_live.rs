@@ -26,22 +26,6 @@ fn p(id: &str, subject: &str) -> (String, String) {
     (id.into(), subject.into())
 }
 
-fn write_remote(dir: &Path, name: &str, addr: &str, cert: &str, key: &str, server_cert: &str) {
-    std::fs::create_dir_all(dir.join("servercerts")).unwrap();
-    std::fs::write(
-        dir.join("config.yml"),
-        format!("default-remote: local\nremotes:\n  {name}:\n    addr: {addr}\n    auth_type: tls\n    protocol: incus\n"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("client.crt"), cert).unwrap();
-    std::fs::write(dir.join("client.key"), key).unwrap();
-    std::fs::write(
-        dir.join("servercerts").join(format!("{name}.crt")),
-        server_cert,
-    )
-    .unwrap();
-}
-
 fn remote_doctor(env: &Env, conf: &Path, name: &str) -> Run {
     let mut c = env.cmd(&["doctor", "--json", "--remote", name, "--timeout", "5"]);
     c.env("INCUS_CONF", conf);
@@ -95,12 +79,12 @@ fn doctor_on_a_real_cluster() {
     let key = std::fs::read_to_string(cluster.var("ICL_CLIENT_KEY")).unwrap();
     let server = std::fs::read_to_string(cluster.var("ICL_CLUSTER_CERT")).unwrap();
     let m2 = cluster.var("ICL_M2_URL");
-    write_remote(&conf, "tcl", &m2, &cert, &key, &server);
+    support::write_remote(&conf, "tcl", &m2, &cert, &key, &server);
     let r = remote_doctor(&env, &conf, "tcl");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.json()["remote"], "tcl");
     let (other, _) = support::certificate("not-the-cluster", -1, 300);
-    write_remote(&conf, "tcl", &m2, &cert, &key, &other);
+    support::write_remote(&conf, "tcl", &m2, &cert, &key, &other);
     let r = remote_doctor(&env, &conf, "tcl");
     assert_eq!(r.code, 2);
     assert!(
@@ -109,7 +93,7 @@ fn doctor_on_a_real_cluster() {
         r.stderr
     );
     let (stranger, stranger_key) = support::certificate("stranger", -1, 300);
-    write_remote(&conf, "tcl", &m2, &stranger, &stranger_key, &server);
+    support::write_remote(&conf, "tcl", &m2, &stranger, &stranger_key, &server);
     let r = remote_doctor(&env, &conf, "tcl");
     assert_eq!(r.code, 2);
     assert!(
@@ -122,7 +106,7 @@ fn doctor_on_a_real_cluster() {
         .arg(cluster.var("ICL_CLIENT_KEY"))
         .output()
         .unwrap();
-    write_remote(
+    support::write_remote(
         &conf,
         "tcl",
         &m2,
@@ -133,7 +117,7 @@ fn doctor_on_a_real_cluster() {
     let r = remote_doctor(&env, &conf, "tcl");
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("is encrypted"), "{}", r.stderr);
-    write_remote(
+    support::write_remote(
         &conf,
         "tcl",
         "https://127.0.0.29:8443",

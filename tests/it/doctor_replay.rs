@@ -533,6 +533,56 @@ async fn project_limits_near_and_at_the_limit() {
     );
 }
 
+/// A remote whose listener never accepts (its queue full): each connection attempt waits out
+/// the connect timeout, and the one line says the server was not reached, not that a request
+/// was slow.
+#[tokio::test]
+async fn a_remote_that_never_accepts_is_unreachable_not_slow() {
+    let listener = tokio::net::TcpSocket::new_v4().unwrap();
+    listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // The one connection a backlog of 0 queues; later SYNs are dropped.
+    let _queued = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let env = Env::new();
+    let conf = env.dir.path().join("incus-conf");
+    let (cert, key) = support::certificate("incus-ai", -1, 30);
+    let (server, _) = support::certificate("server", -1, 30);
+    support::write_remote(
+        &conf,
+        "stalled",
+        &format!("https://{addr}"),
+        &cert,
+        &key,
+        &server,
+    );
+    let mut c = tokio::process::Command::from(env.cmd(&[
+        "doctor",
+        "--remote",
+        "stalled",
+        "--timeout",
+        "1",
+    ]));
+    c.env("INCUS_CONF", &conf);
+    let started = std::time::Instant::now();
+    let r: support::Run = c.output().await.unwrap().into();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot reach Incus remote stalled")
+            && !r.stderr.contains("timed out after"),
+        "{}",
+        r.stderr
+    );
+    // Three attempts of a third of the timeout each, then no more.
+    let took = started.elapsed();
+    assert!(
+        took > std::time::Duration::from_millis(900) && took < std::time::Duration::from_secs(5),
+        "{took:?}"
+    );
+    drop(listener);
+}
+
 #[tokio::test]
 async fn a_server_that_cannot_be_read_exits_2_with_one_line() {
     let env = Env::new();

@@ -180,6 +180,24 @@ pub fn certificate(cn: &str, from_days: i64, to_days: i64) -> (String, String) {
     (cert.pem(), key.serialize_pem())
 }
 
+/// An incus CLI configuration folder (`INCUS_CONF`) with one TLS remote `name` at `addr`,
+/// the client's certificate and key, and the server's pinned certificate.
+pub fn write_remote(dir: &Path, name: &str, addr: &str, cert: &str, key: &str, server_cert: &str) {
+    std::fs::create_dir_all(dir.join("servercerts")).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!("default-remote: local\nremotes:\n  {name}:\n    addr: {addr}\n    auth_type: tls\n    protocol: incus\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.crt"), cert).unwrap();
+    std::fs::write(dir.join("client.key"), key).unwrap();
+    std::fs::write(
+        dir.join("servercerts").join(format!("{name}.crt")),
+        server_cert,
+    )
+    .unwrap();
+}
+
 /// Runs `incus-ai` with the Incus socket at `socket`.
 pub async fn run_with_socket(env: &Env, socket: &Path, args: &[&str]) -> Run {
     let mut c = tokio::process::Command::from(env.cmd(args));

@@ -119,23 +119,35 @@ impl Client {
         let url = format!("{}{}", self.base, path);
         let first = self.send_with_retry(&url, path, timeout);
         tokio::pin!(first);
+        if timeout <= HEDGE_AFTER {
+            // No time left for a second request to be worth sending.
+            return Ok((first.await?, Permits(vec![first_permit])));
+        }
         // A GET can be repeated safely: when the answer is late, a second request on another
         // connection often comes back first (incusd stalls single requests while it writes
         // heartbeat results right after a member goes offline).
-        let hedge_after = HEDGE_AFTER.min(timeout);
         tokio::select! {
             r = &mut first => Ok((r?, Permits(vec![first_permit]))),
-            _ = tokio::time::sleep(hedge_after) => {
+            _ = tokio::time::sleep(HEDGE_AFTER) => {
                 let Ok(second_permit) = self.in_flight.clone().try_acquire_owned() else {
                     return Ok((first.await?, Permits(vec![first_permit])));
                 };
-                let second = self.send_with_retry(&url, path, timeout.saturating_sub(hedge_after));
+                let second = self.send_with_retry(&url, path, timeout - HEDGE_AFTER);
                 tokio::pin!(second);
                 let permits = Permits(vec![first_permit, second_permit]);
-                tokio::select! {
-                    r = &mut first => Ok((r?, permits)),
-                    r = &mut second => Ok((r?, permits)),
-                }
+                // The first answer wins; a request that fails waits for the other one (both
+                // end by the same time), and when both fail the first one's error is told.
+                let r = tokio::select! {
+                    r = &mut first => match r {
+                        Ok(resp) => Ok(resp),
+                        Err(e) => second.await.map_err(|_| e),
+                    },
+                    r = &mut second => match r {
+                        Ok(resp) => Ok(resp),
+                        Err(_) => first.await,
+                    },
+                };
+                Ok((r?, permits))
             }
         }
     }
@@ -185,7 +197,7 @@ impl Client {
                 Err(e) if e.is_connect() && attempt < CONNECT_ATTEMPTS => {
                     tracing::debug!("GET {path}: connect failed ({e}), retrying");
                 }
-                Err(e) if e.is_timeout() => {
+                Err(e) if e.is_timeout() && !e.is_connect() => {
                     return Err(ClientError::Timeout {
                         path: path.to_string(),
                         secs: timeout.as_secs_f64(),
@@ -203,7 +215,9 @@ impl Client {
                 remote: self.remote.clone(),
             };
         }
-        if e.is_timeout() {
+        // A connection never made (refused, or no answer within the connect timeout) is no
+        // slow answer to the request, whatever it waited.
+        if e.is_timeout() && !e.is_connect() {
             return ClientError::Timeout {
                 path: path.to_string(),
                 secs: self.timeout.as_secs_f64(),
@@ -358,7 +372,9 @@ pub(crate) fn http_client(
 ) -> Result<(reqwest::Client, String, usize), ClientError> {
     let builder = crate::util::http::builder()
         .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        // Each of the attempts of a request that cannot connect (`send_with_retry`) waits a
+        // share of the timeout, so that all of them together fit in it.
+        .connect_timeout((timeout / CONNECT_ATTEMPTS as u32).min(Duration::from_secs(5)))
         .user_agent(concat!("incus-ai/", env!("CARGO_PKG_VERSION")))
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none());
