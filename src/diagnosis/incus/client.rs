@@ -135,8 +135,8 @@ impl Client {
                 let second = self.send_with_retry(&url, path, timeout - HEDGE_AFTER);
                 tokio::pin!(second);
                 let permits = Permits(vec![first_permit, second_permit]);
-                // The first answer wins; a request that fails waits for the other one (both
-                // end by the same time), and when both fail the first one's error is told.
+                // The first answer wins; a request that fails waits for the other one (which
+                // has its own time limit), and when both fail the first one's error is told.
                 let r = tokio::select! {
                     r = &mut first => match r {
                         Ok(resp) => Ok(resp),

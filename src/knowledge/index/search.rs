@@ -367,37 +367,30 @@ impl Searcher {
         features: Features,
     ) -> Result<Vec<(u64, f32)>, IndexError> {
         let f = self.fields.weighted;
-        let pages = self.top_pages(
-            searcher,
-            columns,
-            f,
-            question,
-            scope,
-            features,
-            PAGES_CONSIDERED,
-        )?;
+        let pages = self.top_pages(searcher, f, question, scope, features, PAGES_CONSIDERED)?;
         let best = pages
             .first()
             .map_or(1.0, |(s, _)| *s)
             .max(f32::MIN_POSITIVE);
-        let mut scores: Vec<(u64, f32)> = pages.into_iter().map(|(s, id)| (id, s / best)).collect();
+        let mut scores: Vec<(u64, f32)> = pages
+            .into_iter()
+            .map(|(s, addr)| (columns.page(addr), s / best))
+            .collect();
         scores.sort_by_key(|(id, _)| *id);
         Ok(scores)
     }
 
     /// The first `n` page documents by BM25 over their `field` (keys are matched on the
-    /// sections that define them, not on pages), best first: each one's score and page id.
-    #[allow(clippy::too_many_arguments)]
+    /// sections that define them, not on pages), best first: each one's score and address.
     pub(super) fn top_pages(
         &self,
         searcher: &tantivy::Searcher,
-        columns: &Columns,
         field: tantivy::schema::Field,
         question: &str,
         scope: Scope,
         features: Features,
         n: usize,
-    ) -> Result<Vec<(Score, u64)>, IndexError> {
+    ) -> Result<Vec<(Score, tantivy::DocAddress)>, IndexError> {
         let words = Features {
             keys: false,
             ..features
@@ -407,13 +400,9 @@ impl Searcher {
             KIND_PAGE,
             scope,
         );
-        let pages = searcher
+        searcher
             .search(&q, &TopDocs::with_limit(n).order_by_score())
-            .map_err(|e| self.error(e))?;
-        Ok(pages
-            .into_iter()
-            .map(|(score, addr)| (score, columns.page(addr)))
-            .collect())
+            .map_err(|e| self.error(e))
     }
 
     /// The stored fields of the ranked documents, as hits.

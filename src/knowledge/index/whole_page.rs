@@ -54,7 +54,6 @@ impl Searcher {
     ) -> Result<HashMap<u64, usize>, IndexError> {
         let pages = self.top_pages(
             searcher,
-            columns,
             self.fields.page_text,
             question,
             scope,
@@ -62,8 +61,8 @@ impl Searcher {
             PAGES,
         )?;
         let mut out = HashMap::with_capacity(pages.len());
-        for (rank, (_, page)) in pages.into_iter().enumerate() {
-            out.entry(page).or_insert(rank);
+        for (rank, (_, addr)) in pages.into_iter().enumerate() {
+            out.entry(columns.page(addr)).or_insert(rank);
         }
         Ok(out)
     }
